@@ -1,0 +1,68 @@
+"""Fixtures shared by every test package: real-data location and a tiny random model bundle."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def find_data_dir() -> Path | None:
+    """``RADIVIEW_DATA`` or ``../shared/data`` beside the checkout, if it exists."""
+    env = os.environ.get("RADIVIEW_DATA")
+    candidate = Path(env) if env else REPO.parent / "shared" / "data"
+    return candidate if candidate.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real-film folder; tests that need it skip, with the reason, when it is absent."""
+    found = find_data_dir()
+    if found is None:
+        pytest.skip("real chest films not found: set RADIVIEW_DATA or put shared/data beside the repo")
+    return found
+
+
+def build_tiny_bundle(out_dir: Path, seed: int = 0) -> Path:
+    """A random-weights bundle in the real format; its gate accepts any grayscale film."""
+    import torch
+
+    from radiview.inference.bundle import GATE_PREFIX, write_bundle
+    from radiview.inference.network import SMALL_FEATURE_DIM, build_network
+    from radiview.inference.preprocess import PreprocessConfig
+
+    torch.manual_seed(seed)
+    architecture = {"backbone": "mobilenet_v3_small", "num_classes": 4, "hidden": 32, "dropout": 0.5}
+    net = build_network(architecture).eval()
+    state = dict(net.state_dict())
+    state[GATE_PREFIX + "class_means"] = torch.zeros(4, SMALL_FEATURE_DIM)
+    state[GATE_PREFIX + "precision"] = torch.eye(SMALL_FEATURE_DIM)
+    labels = ["normal", "bacterial_pneumonia", "viral_pneumonia", "covid19"]
+    fields = {
+        "name": "tiny-random",
+        "version": "0.0.1",
+        "architecture": architecture,
+        "labels": labels,
+        "preprocessing": PreprocessConfig(input_size=(64, 64)).to_dict(),
+        "temperature": 1.5,
+        "thresholds": {label: 0.5 for label in labels},
+        "gate": {
+            "method": "mahalanobis",
+            "threshold": 1.0e9,
+            "min_std": 0.02,
+            "max_colorfulness": 0.08,
+        },
+        "gradcam_target_layer": "features.12",
+        "intended_use": "tests only",
+        "limitations": ["random weights"],
+    }
+    write_bundle(out_dir, fields, state, half=False)
+    return out_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_bundle(tmp_path_factory.mktemp("tiny_bundle"))
