@@ -1,0 +1,338 @@
+"""The AI second reader: a model bundle turned into calibrated, gated predictions and Grad-CAM maps.
+
+``Classifier`` is NOT thread-safe: Grad-CAM attaches hooks to the network for the length of
+a call and parameter gradients are reused, so two threads calling it at once would mix
+their maps. Own one instance from one thread (the GUI's inference worker); for batch
+throughput, preprocess in parallel (``preprocess`` is pure) and call ``predict_tensors``
+from the one thread that owns the classifier.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+from radiview.assets import default_model_dir
+from radiview.errors import InferenceError, ModelBundleError
+from radiview.inference.bundle import GATE_PREFIX, ModelCard, load_bundle
+from radiview.inference.device import configure_cpu_threads, resolve_device
+from radiview.inference.explain import apply_gradient_scope, find_layer, resize_heatmap, run_gradcam
+from radiview.inference.gate import gate_verdict, mahalanobis_scores
+from radiview.inference.network import SMALL_FEATURE_DIM, RadiviewNet, build_network
+from radiview.inference.prediction import Explanation, GateVerdict, Prediction
+from radiview.inference.preprocess import PreprocessConfig, preprocess
+from radiview.io.radiograph import Radiograph
+
+log = logging.getLogger("radiview.inference")
+
+T = TypeVar("T")
+
+GATE_METHODS = ("mahalanobis",)
+
+
+def _is_accelerator_error(exc: BaseException) -> bool:
+    """Out of GPU memory or another CUDA/MPS runtime failure (worth a retry on the CPU)."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and any(
+        key in text for key in ("CUDA", "cuDNN", "CUBLAS", "MPS", "out of memory")
+    )
+
+
+def build_bundle_network(
+    card: ModelCard, state: dict[str, torch.Tensor], source: str | os.PathLike[str] | None = None
+) -> tuple[RadiviewNet, torch.Tensor, torch.Tensor]:
+    """Build the card's network, load its weights strictly, and split off the gate tensors.
+
+    Every mismatch (architecture, keys, shapes, labels, gate, target layer) is a
+    ModelBundleError naming ``source``, never a torch traceback.
+    """
+    try:
+        net = build_network(card.architecture)
+    except (ValueError, TypeError) as exc:
+        raise ModelBundleError(f"model card architecture is not supported: {exc}", source) from exc
+    num_classes = int(card.architecture.get("num_classes", 4))
+    if len(card.labels) != num_classes:
+        raise ModelBundleError(
+            f"model card lists {len(card.labels)} labels for a {num_classes}-class network", source
+        )
+    if not (card.temperature > 0 and np.isfinite(card.temperature)):
+        raise ModelBundleError(f"model card temperature {card.temperature} must be > 0", source)
+    gate = card.gate
+    if gate.get("method") not in GATE_METHODS:
+        raise ModelBundleError(f"unknown gate method {gate.get('method')!r} in the model card", source)
+    try:
+        float(gate["threshold"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelBundleError("model card gate has no numeric threshold", source) from exc
+    net_state = {k: v for k, v in state.items() if not k.startswith(GATE_PREFIX)}
+    try:
+        net.load_state_dict(net_state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        detail = " ".join(line.strip() for line in first[:3])
+        raise ModelBundleError(
+            f"weights do not fit the card's architecture {card.architecture}: {detail}", source
+        ) from exc
+    means = state.get(GATE_PREFIX + "class_means")
+    precision = state.get(GATE_PREFIX + "precision")
+    if means is None or precision is None:
+        raise ModelBundleError("weights file lacks the gate tensors gate.class_means/gate.precision", source)
+    if means.ndim != 2 or means.shape[1] != SMALL_FEATURE_DIM or precision.shape != (
+        SMALL_FEATURE_DIM,
+        SMALL_FEATURE_DIM,
+    ):
+        raise ModelBundleError(
+            f"gate tensors have shapes {tuple(means.shape)} and {tuple(precision.shape)}; expected "
+            f"(K, {SMALL_FEATURE_DIM}) and ({SMALL_FEATURE_DIM}, {SMALL_FEATURE_DIM})",
+            source,
+        )
+    try:
+        find_layer(net, card.gradcam_target_layer)
+    except (AttributeError, KeyError) as exc:
+        raise ModelBundleError(
+            f"Grad-CAM target layer {card.gradcam_target_layer!r} is not in the network", source
+        ) from exc
+    return net.eval(), means.float(), precision.float()
+
+
+class Classifier:
+    """Calibrated 4-class probabilities, the input gate and Grad-CAM for one model bundle.
+
+    Not thread-safe (see the module docstring): use one instance from one thread.
+    """
+
+    def __init__(
+        self,
+        card: ModelCard,
+        network: RadiviewNet,
+        class_means: torch.Tensor,
+        precision: torch.Tensor,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.card = card
+        self.labels: tuple[str, ...] = card.labels
+        try:
+            self.preprocess_config = PreprocessConfig.from_dict(card.preprocessing)
+        except (ValueError, TypeError) as exc:
+            raise ModelBundleError(f"model card preprocessing is not supported: {exc}") from exc
+        self.network = network.eval()
+        self._target_layer = find_layer(network, card.gradcam_target_layer)
+        apply_gradient_scope(network, self._target_layer)
+        self._class_means = class_means.detach().cpu().double().numpy()
+        self._precision = precision.detach().cpu().double().numpy()
+        self._temperature = float(card.temperature)
+        self.device = torch.device("cpu")
+        self._move_to(torch.device(device))
+
+    @classmethod
+    def from_bundle(
+        cls, path: str | os.PathLike[str] | None = None, device: str | torch.device = "auto"
+    ) -> Classifier:
+        """Load and check a bundle directory (None: the bundled model) onto ``device``
+        ("auto", "cpu", "cuda", "mps"; see radiview.inference.device for the fallback)."""
+        bundle_dir = Path(path) if path is not None else default_model_dir()
+        card, state = load_bundle(bundle_dir)
+        net, means, precision = build_bundle_network(card, state, bundle_dir / card.weights_file)
+        target = device if isinstance(device, torch.device) else resolve_device(device)
+        if target.type == "cpu":
+            configure_cpu_threads()
+        clf = cls(card, net, means, precision, target)
+        log.info("model %s loaded from %s on %s", card.display_name, bundle_dir, clf.device)
+        return clf
+
+    # -- device handling ---------------------------------------------------------------
+
+    def _move_to(self, device: torch.device) -> None:
+        self.network.to(device)
+        self.device = device
+
+    def _guarded(self, what: str, fn: Callable[[], T]) -> T:
+        """Run ``fn``; on a GPU failure (e.g. out of memory) move to the CPU and retry once."""
+        failed_on = self.device
+        try:
+            return fn()
+        except RuntimeError as exc:
+            if not _is_accelerator_error(exc):
+                raise
+            if failed_on.type == "cpu":
+                raise InferenceError(f"{what} failed: {exc}") from exc
+            log.warning(
+                "%s failed on %s (%s); moving the model to the CPU",
+                what,
+                failed_on,
+                str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            )
+        self._move_to(torch.device("cpu"))
+        configure_cpu_threads()
+        if failed_on.type == "cuda":
+            torch.cuda.empty_cache()
+        try:
+            return fn()
+        except RuntimeError as exc:
+            raise InferenceError(f"{what} failed on the CPU after {failed_on} failed: {exc}") from exc
+
+    # -- preprocessing -----------------------------------------------------------------
+
+    def preprocess(self, radiograph: Radiograph) -> torch.Tensor:
+        """THE preprocessing with this model's config: (C, H, W) float32 on the CPU.
+
+        Pure and thread-safe, unlike the rest of the class: batch screening runs it in
+        worker threads, then hands the stacked tensors to ``predict_tensors``.
+        """
+        return preprocess(radiograph, self.preprocess_config)
+
+    def prepare_batch(self, radiographs: Sequence[Radiograph]) -> torch.Tensor:
+        return torch.stack([self.preprocess(r) for r in radiographs])
+
+    # -- predictions -------------------------------------------------------------------
+
+    def probabilities_from_logits(self, logits: torch.Tensor) -> np.ndarray:
+        """Calibrated probabilities softmax(logits / T), float64 (N, K)."""
+        scaled = logits.detach().to("cpu", torch.float64) / self._temperature
+        return torch.softmax(scaled, dim=1).numpy()
+
+    def _input_std(self, batch: torch.Tensor) -> np.ndarray:
+        # The normalised channel 0 is (x - mean) / std; undo the scale to get the std of the
+        # windowed [0, 1] input that the gate's min_std refers to.
+        return (batch[:, 0].flatten(1).std(dim=1) * self.preprocess_config.std[0]).cpu().double().numpy()
+
+    def _verdicts(
+        self, features: torch.Tensor, input_std: np.ndarray, radiographs: Sequence[Radiograph | None]
+    ) -> list[GateVerdict]:
+        scores = mahalanobis_scores(features, self._class_means, self._precision)
+        verdicts = []
+        for score, std, radiograph in zip(scores, input_std, radiographs, strict=True):
+            was_color = bool(radiograph is not None and radiograph.was_color)
+            verdicts.append(
+                gate_verdict(
+                    float(score), float(std), self.card.gate, was_color, _color_score(radiograph)
+                )
+            )
+        return verdicts
+
+    def _predictions(
+        self,
+        logits: torch.Tensor,
+        features: torch.Tensor,
+        batch: torch.Tensor,
+        radiographs: Sequence[Radiograph | None],
+    ) -> list[Prediction]:
+        probs = self.probabilities_from_logits(logits)
+        verdicts = self._verdicts(features, self._input_std(batch), radiographs)
+        return [
+            Prediction(
+                labels=self.labels,
+                probabilities=tuple(float(p) for p in row),
+                gate=verdict,
+                model=self.card.display_name,
+            )
+            for row, verdict in zip(probs, verdicts, strict=True)
+        ]
+
+    def _forward(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.inference_mode():
+            x = batch.to(self.device, torch.float32)
+            features = self.network.forward_features(x)
+            logits = self.network.head(features)
+            return logits.cpu(), features.cpu()
+
+    def predict_tensors(
+        self, batch: torch.Tensor, radiographs: Sequence[Radiograph | None]
+    ) -> list[Prediction]:
+        """Predictions for an already preprocessed (N, C, H, W) batch, in one forward pass.
+
+        ``radiographs`` (same order; None where unknown) supply the colour record for the gate.
+        """
+        if batch.ndim != 4 or batch.shape[0] != len(radiographs):
+            raise ValueError(
+                f"batch of shape {tuple(batch.shape)} does not match {len(radiographs)} radiographs"
+            )
+        if batch.shape[0] == 0:
+            return []
+        logits, features = self._guarded("prediction", lambda: self._forward(batch))
+        return self._predictions(logits, features, batch, radiographs)
+
+    def predict_batch(self, radiographs: Sequence[Radiograph]) -> list[Prediction]:
+        """One forward pass for the whole batch (preprocessing runs here, serially)."""
+        if not radiographs:
+            return []
+        return self.predict_tensors(self.prepare_batch(radiographs), radiographs)
+
+    def predict(self, radiograph: Radiograph) -> Prediction:
+        return self.predict_batch([radiograph])[0]
+
+    # -- explanations ------------------------------------------------------------------
+
+    def _label_index(self, label: str | None) -> int | None:
+        if label is None:
+            return None
+        try:
+            return self.labels.index(label)
+        except ValueError:
+            raise ValueError(f"unknown label {label!r}; the model knows {', '.join(self.labels)}") from None
+
+    def _cam(
+        self, radiograph: Radiograph, label: str | None
+    ) -> tuple[Prediction, np.ndarray, int]:
+        batch = self.preprocess(radiograph).unsqueeze(0)
+        index = self._label_index(label)
+
+        def run() -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+            return run_gradcam(self.network, self._target_layer, batch.to(self.device), index)
+
+        logits, features, maps = self._guarded("Grad-CAM", run)
+        prediction = self._predictions(logits.cpu(), features.cpu(), batch, [radiograph])[0]
+        explained = prediction.top_index if index is None else index
+        return prediction, maps[0], explained
+
+    def _explanation(self, radiograph: Radiograph, heatmap: np.ndarray, index: int) -> Explanation:
+        heat = resize_heatmap(heatmap, radiograph.shape)
+        heat.flags.writeable = False
+        return Explanation(heatmap=heat, label=self.labels[index])
+
+    def analyze(
+        self, radiograph: Radiograph, label: str | None = None
+    ) -> tuple[Prediction, Explanation | None]:
+        """Prediction and Grad-CAM from ONE forward pass (plus one backward pass).
+
+        The explanation is for ``label`` (None: the top class) and is None when the gate
+        refuses the film: no map is shown for a film the model should not read.
+        """
+        prediction, heatmap, index = self._cam(radiograph, label)
+        if not prediction.accepted:
+            return prediction, None
+        return prediction, self._explanation(radiograph, heatmap, index)
+
+    def explain(self, radiograph: Radiograph, label: str | None = None) -> Explanation:
+        """Grad-CAM for ``label`` (None: the top class) at the radiograph's own resolution.
+
+        Computed even for a film the gate refuses (the caller asked for this map); use
+        ``analyze`` to honour the gate.
+        """
+        _, heatmap, index = self._cam(radiograph, label)
+        return self._explanation(radiograph, heatmap, index)
+
+
+def _color_score(radiograph: Radiograph | None) -> float | None:
+    """io's recorded colourfulness of a colour input (metadata strings), if any."""
+    if radiograph is None:
+        return None
+    raw: Any = radiograph.metadata.get("colorfulness")
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if np.isfinite(value) else None
+
+
+__all__ = ["Classifier", "build_bundle_network"]
