@@ -1,0 +1,217 @@
+"""PNG / JPEG / TIFF / BMP films via Pillow, at full bit depth.
+
+16-bit grayscale is read raw through numpy (Pillow's I;16 conversions clip to 8 bits);
+colour files become ITU-R BT.601 luminance, and ``was_color`` is set only when the
+channels really differ: a grayscale film saved as RGB is very common and is not a photo.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from radiview.errors import (
+    CorruptFileError,
+    ImageTooLargeError,
+    RadiviewError,
+    UnsupportedFormatError,
+    UnsupportedImageError,
+)
+from radiview.io.formats import check_pixel_count, describe_exception, read_head, sniff_format
+from radiview.io.radiograph import Radiograph
+from radiview.io.windowing import window_from_percentiles
+
+logger = logging.getLogger("radiview.io")
+
+#: Colourfulness (Hasler & Süsstrunk, on a [0, 1] scale) above which a colour file counts as a
+#: colour image. A gray film stored as RGB scores 0; JPEG chroma noise on one stays < 0.01.
+COLOR_TOLERANCE = 0.02
+
+#: ITU-R BT.601 luma weights, the ones Pillow's "L" conversion uses.
+LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+_COLOR_MODES = frozenset({"RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr", "LAB", "HSV", "P", "PA"})
+_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+
+
+def colorfulness(rgb: np.ndarray) -> float:
+    """Hasler & Süsstrunk (2003) colourfulness of an (H, W, 3) image on a [0, 1] scale.
+
+    0 for gray content; photographs typically score 0.15-0.5. Integer input is scaled by its
+    dtype's maximum. Computed on a strided ~512×512 sample: it is a global statistic.
+    """
+    arr = np.asarray(rgb)
+    if arr.ndim != 3 or arr.shape[2] < 3:
+        raise ValueError(f"expected an (H, W, 3) image, got shape {arr.shape}")
+    step = max(1, int(np.sqrt(arr.shape[0] * arr.shape[1] / 262_144)))
+    sample = arr[::step, ::step, :3].astype(np.float32)
+    if np.issubdtype(arr.dtype, np.integer):
+        sample /= np.float32(np.iinfo(arr.dtype).max)
+    r, g, b = sample[..., 0], sample[..., 1], sample[..., 2]
+    rg = r - g
+    yb = 0.5 * (r + g) - b
+    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
+def apply_luminance(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) → (H, W) float32 BT.601 luminance, in the input's own units."""
+    arr = np.asarray(rgb)[..., :3]
+    out = arr[..., 0].astype(np.float32) * LUMA_WEIGHTS[0]
+    out += arr[..., 1].astype(np.float32) * LUMA_WEIGHTS[1]
+    out += arr[..., 2].astype(np.float32) * LUMA_WEIGHTS[2]
+    return out
+
+
+def read_image_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """(width, height) from a PNG, JPEG or BMP header without decoding; None if not found.
+
+    Lets the pixel limit refuse a decompression bomb before Pillow opens it (and before
+    Pillow's own DecompressionBombWarning, which we must not silence globally).
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(32)
+            kind = sniff_format(head + b"\0" * 100)
+            if kind == "png" and len(head) >= 24 and head[12:16] == b"IHDR":
+                width, height = struct.unpack(">II", head[16:24])
+                return width, height
+            if kind == "bmp" and len(head) >= 26:
+                width, height = struct.unpack("<ii", head[18:26])
+                return abs(width), abs(height)
+            if kind == "jpeg":
+                return _jpeg_size(fh)
+    except (OSError, struct.error):
+        return None
+    return None
+
+
+def _jpeg_size(fh: BinaryIO) -> tuple[int, int] | None:
+    """Walk JPEG marker segments to the first SOFn and return (width, height)."""
+    fh.seek(2)
+    for _ in range(1000):  # bounded: a hostile file cannot make this loop forever
+        if fh.read(1) != b"\xff":
+            return None
+        marker = fh.read(1)
+        while marker == b"\xff":  # fill bytes
+            marker = fh.read(1)
+        if not marker:
+            return None
+        code = marker[0]
+        if code == 0x01 or 0xD0 <= code <= 0xD8:
+            continue  # stand-alone markers
+        if code in (0xD9, 0xDA):
+            return None  # end of image / start of scan before any frame header
+        length_bytes = fh.read(2)
+        if len(length_bytes) < 2:
+            return None
+        (length,) = struct.unpack(">H", length_bytes)
+        if 0xC0 <= code <= 0xCF and code not in (0xC4, 0xC8, 0xCC):
+            frame = fh.read(5)
+            if len(frame) < 5:
+                return None
+            height, width = struct.unpack(">HH", frame[1:5])
+            return width, height
+        if length < 2:
+            return None
+        fh.seek(length - 2, os.SEEK_CUR)
+    return None
+
+
+def read_image(path: str | os.PathLike[str]) -> Radiograph:
+    """Read a PNG, JPEG, TIFF or BMP film into a Radiograph (float32, full bit depth).
+
+    Raises UnsupportedFormatError (not such an image), CorruptFileError (truncated or
+    damaged), ImageTooLargeError (over MAX_PIXELS) or UnsupportedImageError (odd mode).
+    """
+    p = Path(path)
+    head = read_head(p)
+    kind = sniff_format(head)
+    if kind is None or kind == "dicom":
+        raise UnsupportedFormatError("not a PNG, JPEG, TIFF or BMP image", p)
+    size = read_image_size(p)
+    if size is not None:
+        check_pixel_count(size[1], size[0], p)
+    try:
+        with Image.open(p) as im:
+            check_pixel_count(im.height, im.width, p)
+            fmt = str(im.format or kind.upper())
+            mode = im.mode
+            transposed = ImageOps.exif_transpose(im)
+            transposed.load()
+            pixels, bits, rgb = _gray_pixels(transposed, p)
+    except RadiviewError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"image too large to decode safely ({exc})", p) from None
+    except UnidentifiedImageError:
+        raise CorruptFileError(f"damaged {kind.upper()} file: Pillow cannot identify it", p) from None
+    except MemoryError:
+        raise ImageTooLargeError("not enough memory to decode this image", p) from None
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, … on damaged files
+        raise CorruptFileError(
+            f"damaged or truncated {kind.upper()} file ({describe_exception(exc)})", p
+        ) from None
+
+    warnings: list[str] = []
+    was_color = False
+    metadata = {
+        "format": fmt,
+        "mode": mode,
+        "size": f"{pixels.shape[1]} × {pixels.shape[0]}",
+        "bits": str(bits),
+    }
+    photometric = "MONOCHROME2"
+    if rgb is not None:
+        photometric = "RGB"
+        score = colorfulness(rgb)
+        metadata["colorfulness"] = f"{score:.4f}"
+        if score > COLOR_TOLERANCE:
+            was_color = True
+            warnings.append(f"colour image ({mode}) converted to grayscale (luminance)")
+    if mode in ("LA", "La", "RGBA", "RGBa", "PA") and "A" in transposed.getbands():
+        alpha = np.asarray(transposed.getchannel("A"))
+        if alpha.min() < 255:
+            warnings.append("transparency (alpha channel) ignored")
+    for text in warnings:
+        logger.warning("%s: %s", p.name, text)
+    logger.debug("%s: %s %s %dx%d, %d bit", p.name, fmt, mode, pixels.shape[1], pixels.shape[0], bits)
+    return Radiograph(
+        pixels=pixels,
+        source=str(p),
+        kind="image",
+        bits_stored=bits,
+        default_window=window_from_percentiles(pixels),
+        photometric=photometric,
+        was_color=was_color,
+        metadata=metadata,
+        warnings=tuple(warnings),
+    )
+
+
+def _gray_pixels(im: Image.Image, path: Path) -> tuple[np.ndarray, int, np.ndarray | None]:
+    """(float32 gray pixels, bits, RGB array when the file was a colour mode)."""
+    mode = im.mode
+    if mode in _SIXTEEN_BIT_MODES:
+        return np.asarray(im).astype(np.float32), 16, None
+    if mode == "L":
+        return np.asarray(im).astype(np.float32), 8, None
+    if mode in ("LA", "La"):
+        return np.asarray(im.getchannel("L")).astype(np.float32), 8, None
+    if mode == "1":
+        return np.asarray(im.convert("L")).astype(np.float32), 8, None
+    if mode == "I":
+        arr = np.asarray(im)
+        bits = 16 if arr.size and arr.min() >= 0 and arr.max() <= 0xFFFF else 32
+        return arr.astype(np.float32), bits, None
+    if mode == "F":
+        return np.asarray(im, dtype=np.float32).copy(), 32, None
+    if mode in _COLOR_MODES:
+        rgb = np.asarray(im.convert("RGB"))
+        return apply_luminance(rgb), 8, rgb
+    raise UnsupportedImageError(f"unsupported image mode {mode!r}", path)
