@@ -111,6 +111,8 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 def read_model_card(bundle_dir: str | os.PathLike[str]) -> ModelCard:
     """Parse and validate ``model_card.json`` (no weights are touched)."""
+    if not Path(bundle_dir).is_dir():
+        raise ModelBundleError("model bundle folder not found", bundle_dir)
     card_path = Path(bundle_dir) / CARD_FILE
     try:
         data = json.loads(card_path.read_text(encoding="utf-8"))
@@ -132,6 +134,12 @@ def load_bundle(
     is ever executed because ``torch.load`` runs with ``weights_only=True``.
     """
     card = read_model_card(bundle_dir)
+    if Path(card.weights_file).name != card.weights_file or card.weights_file in ("", ".", ".."):
+        # A card must not point outside its own folder (e.g. "../../home/x/evil.pt").
+        raise ModelBundleError(
+            f"weights_file {card.weights_file!r} must be a plain file name inside the bundle",
+            Path(bundle_dir) / CARD_FILE,
+        )
     weights_path = Path(bundle_dir) / card.weights_file
     if not weights_path.is_file():
         raise ModelBundleError("weights file is missing", weights_path)

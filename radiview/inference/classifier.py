@@ -65,6 +65,10 @@ def build_bundle_network(
         )
     if not (card.temperature > 0 and np.isfinite(card.temperature)):
         raise ModelBundleError(f"model card temperature {card.temperature} must be > 0", source)
+    try:
+        PreprocessConfig.from_dict(card.preprocessing)
+    except (ValueError, TypeError) as exc:
+        raise ModelBundleError(f"model card preprocessing is not supported: {exc}", source) from exc
     gate = card.gate
     if gate.get("method") not in GATE_METHODS:
         raise ModelBundleError(f"unknown gate method {gate.get('method')!r} in the model card", source)
