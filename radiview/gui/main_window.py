@@ -1,0 +1,837 @@
+"""The main window: viewer in the middle, AI reader and film info on the right, batch tab.
+
+The window wires widgets to the Session and to the two worker threads (loader, inference);
+it computes nothing itself. Every request to a worker carries the Session's request id, so
+an answer about a film the user has already replaced is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings, Qt, QThread, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from radiview import RESEARCH_NOTICE
+from radiview.gui.dialogs.about import AboutDialog
+from radiview.gui.dialogs.errors import ErrorDialog, show_error
+from radiview.gui.dialogs.settings import SettingsDialog
+from radiview.gui.dialogs.shortcuts import ShortcutsDialog
+from radiview.gui.export import ViewSnapshot, view_report_lines, write_view_pdf, write_view_png
+from radiview.gui.panels.batch import BatchPanel
+from radiview.gui.panels.metadata import MetadataPanel
+from radiview.gui.panels.prediction import PredictionPanel
+from radiview.gui.session import Session
+from radiview.gui.viewer import FilmViewer, PixelProbe
+from radiview.gui.workers import (
+    AnalysisResult,
+    ExplanationResult,
+    ExportRequest,
+    ExportResult,
+    GeneratorWorker,
+    InferenceWorker,
+    LoaderWorker,
+    LoadResult,
+    ModelInfo,
+    ScreeningProgress,
+    ScreeningRequest,
+    ScreeningSummary,
+    TagsResult,
+    TaskError,
+    start_worker_thread,
+    stop_worker_thread,
+)
+from radiview.io.windowing import CHEST_PRESETS
+from radiview.settings import Settings, config_dir, load_settings, save_settings
+
+log = logging.getLogger("radiview.gui")
+
+APP_TITLE = "RadiView"
+TITLE_NOTICE = "Research software, not for diagnosis"
+IMAGE_FILTER = "Radiographs (*.dcm *.dicom *.png *.jpg *.jpeg *.tif *.tiff *.bmp);;All files (*)"
+#: (preset name, key): keys 2-6 in CHEST_PRESETS order; "File" is the file's own window (space).
+PRESET_KEYS = tuple(zip(CHEST_PRESETS, "23456", strict=False))
+
+ErrorPresenter = Callable[[QWidget, str, str, str], Any]
+
+
+class MainWindow(QMainWindow):
+    """RadiView's window. ``bundle_dir`` None = the bundled model (resources/model)."""
+
+    # Public events (tests and screenshots wait on these).
+    film_loaded = Signal(object)  # Radiograph now shown
+    prediction_ready = Signal(object)  # Prediction now shown
+    explanation_ready = Signal(object)  # Explanation now shown
+    model_ready = Signal(object)  # ModelInfo
+    screening_finished = Signal(object)  # ScreeningSummary
+    error_shown = Signal(object)  # TaskError
+    exported = Signal(str)  # path written
+
+    # Requests to the workers (queued across threads).
+    _load_requested = Signal(int, str)
+    _tags_requested = Signal(int, str)
+    _csv_requested = Signal(object)
+    _model_requested = Signal(str, str)
+    _analyze_requested = Signal(int, object, str)
+    _explain_requested = Signal(int, object, str)
+    _pdf_requested = Signal(object)
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        bundle_dir: str | os.PathLike[str] | None = None,
+        error_presenter: ErrorPresenter | None = None,
+        save_on_change: bool = True,
+    ) -> None:
+        super().__init__()
+        self.settings = settings if settings is not None else load_settings()
+        self.bundle_dir = str(bundle_dir) if bundle_dir is not None else ""
+        self.error_presenter: ErrorPresenter = error_presenter or show_error
+        self.save_on_change = save_on_change
+        self.session = Session(self)
+        self.model_info: ModelInfo | None = None
+        self.model_error: TaskError | None = None
+        self.last_error: TaskError | None = None
+        self.last_error_dialog: ErrorDialog | Any = None
+        self._screening: GeneratorWorker | None = None
+        self._screening_progress: ScreeningProgress | None = None
+        self._screening_request: ScreeningRequest | None = None
+        self._export_ids = 0
+        self._shut_down = False
+
+        self.setWindowTitle(f"{APP_TITLE} — {TITLE_NOTICE}")
+        icon = _app_icon()
+        if icon is not None:
+            self.setWindowIcon(icon)
+        self.setAcceptDrops(True)
+        self.resize(1400, 900)
+        self._build_widgets()
+        self._build_actions()
+        self._build_menus_and_toolbar()
+        self._connect_session()
+        self._start_workers()
+        self._apply_settings(self.settings, reload_model=False)
+        self._request_model()
+        self._restore_geometry()
+
+    # ================================================================= construction ==========
+    def _build_widgets(self) -> None:
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self.banner = QLabel(f"⚠  {RESEARCH_NOTICE}  The AI reading is a second opinion for research only.")
+        self.banner.setObjectName("researchBanner")
+        self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.banner.setStyleSheet(
+            "QLabel#researchBanner { background: #5a3a00; color: #ffe2a8; padding: 4px; font-weight: bold; }"
+        )
+        layout.addWidget(self.banner)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.viewer = FilmViewer()
+        self.batch_panel = BatchPanel()
+        self.tabs.addTab(self.viewer, "Film")
+        self.tabs.addTab(self.batch_panel, "Batch screening")
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+
+        self.prediction_panel = PredictionPanel()
+        self.prediction_dock = self._dock("AI second reader", self.prediction_panel, "predictionDock")
+        self.metadata_panel = MetadataPanel()
+        self.metadata_dock = self._dock("Film information", self.metadata_panel, "metadataDock")
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.resizeDocks([self.prediction_dock], [360], Qt.Orientation.Horizontal)
+
+        self.pixel_label = QLabel("")
+        self.pixel_label.setMinimumWidth(260)
+        self.measure_label = QLabel("")
+        self.zoom_label = QLabel("")
+        self.model_label = QLabel("Model: loading…")
+        for widget in (self.pixel_label, self.measure_label, self.zoom_label, self.model_label):
+            self.statusBar().addPermanentWidget(widget)
+
+        self.viewer.pixel_hovered.connect(self._on_viewer_pixel_hovered)
+        self.viewer.zoom_changed.connect(lambda z: self.zoom_label.setText(f"Zoom {z * 100:.0f}%"))
+        self.viewer.window_changed.connect(self._on_viewer_window_changed)
+        self.viewer.measurement_finished.connect(lambda m: self.measure_label.setText(f"Ruler: {m}"))
+        self.prediction_panel.overlay_toggled.connect(self._on_overlay_toggled)
+        self.prediction_panel.opacity_changed.connect(self.viewer.set_overlay_opacity)
+        self.prediction_panel.colormap_changed.connect(self.viewer.set_colormap)
+        self.prediction_panel.explain_label_changed.connect(self._on_explain_label_changed)
+        self.metadata_panel.all_tags_requested.connect(self._request_tags)
+        self.batch_panel.start_requested.connect(self.start_screening)
+        self.batch_panel.cancel_requested.connect(self.cancel_screening)
+        self.batch_panel.film_activated.connect(self._on_batch_film_activated)
+        self.batch_panel.export_requested.connect(self._on_batch_export_requested)
+
+    def _dock(self, title: str, widget: QWidget, name: str) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        return dock
+
+    def _action(
+        self,
+        text: str,
+        slot: Callable[..., Any],
+        keys: str | tuple[str, ...] = (),
+        checkable: bool = False,
+        tip: str = "",
+    ) -> QAction:
+        action = QAction(text, self)
+        sequences = [keys] if isinstance(keys, str) else list(keys)
+        action.setShortcuts([QKeySequence(k) for k in sequences])
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.setCheckable(checkable)
+        if tip:
+            action.setToolTip(tip)
+        action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work even when the toolbar/menu is hidden
+        return action
+
+    def _build_actions(self) -> None:
+        a = self._action
+        self.open_action = a("&Open film…", self.choose_file, "Ctrl+O")
+        self.open_folder_action = a("Screen a &folder…", self.choose_folder, "Ctrl+Shift+O")
+        self.export_png_action = a("Export view as &PNG…", lambda: self.choose_export("png"), "Ctrl+E")
+        self.export_pdf_action = a("Export view as P&DF…", lambda: self.choose_export("pdf"), "Ctrl+Shift+E")
+        self.close_film_action = a("&Close film", self.close_film, "Ctrl+W")
+        self.settings_action = a("&Settings…", self.show_settings, "Ctrl+,")
+        self.quit_action = a("&Quit", self.close, "Ctrl+Q")
+
+        self.zoom_in_action = a("Zoom &in", self.viewer.zoom_in, ("+", "Ctrl++"))
+        self.zoom_out_action = a("Zoom &out", self.viewer.zoom_out, ("-", "Ctrl+-"))
+        self.fit_action = a("&Fit to window", self.viewer.fit_to_window, "=")
+        self.actual_size_action = a("&Actual size (1:1)", self.viewer.actual_size, "1")
+        self.reset_window_action = a("&Reset to file window", self.viewer.reset_window, "Space")
+        self.preset_actions: dict[str, QAction] = {}
+        for name, key in PRESET_KEYS:
+            self.preset_actions[name] = a(
+                f"Preset: {name}", lambda _=False, n=name: self.viewer.apply_preset(n), key
+            )
+        self.invert_action = a("&Invert", self._on_invert_triggered, "I", checkable=True)
+        self.rotate_cw_action = a("Rotate &clockwise", lambda: self.viewer.rotate_by(90), "R")
+        self.rotate_ccw_action = a("Rotate counter-clockwise", lambda: self.viewer.rotate_by(-90), "Shift+R")
+        self.flip_h_action = a("Flip &horizontally", self.viewer.flip_horizontal, "F")
+        self.flip_v_action = a("Flip &vertically", self.viewer.flip_vertical, "V")
+        self.reset_view_action = a("Reset orientation", self.viewer.reset_view, "0")
+        self.heatmap_action = a("Show &heatmap", self._on_heatmap_action, "H", checkable=True)
+        self.ruler_action = a("&Ruler (measure distance)", self._on_ruler_action, "M", checkable=True)
+        self.clear_measure_action = a("Clear measurements", self._clear_measurements, "Esc")
+        self.shortcuts_action = a("&Keyboard shortcuts", self.show_shortcuts, "F1")
+        self.about_action = a("&About RadiView", self.show_about)
+        self.about_qt_action = a("About &Qt", QApplication.aboutQt)
+
+    def _build_menus_and_toolbar(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addAction(self.open_action)
+        self.recent_menu = QMenu("Open &recent", self)
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addMenu(self.recent_menu)
+        file_menu.addAction(self.open_folder_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.export_png_action)
+        file_menu.addAction(self.export_pdf_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.close_film_action)
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+
+        view_menu = menu.addMenu("&View")
+        for action in (self.zoom_in_action, self.zoom_out_action, self.fit_action, self.actual_size_action):
+            view_menu.addAction(action)
+        view_menu.addSeparator()
+        wl_menu = view_menu.addMenu("&Window / level")
+        wl_menu.addAction(self.reset_window_action)
+        for action in self.preset_actions.values():
+            wl_menu.addAction(action)
+        view_menu.addAction(self.invert_action)
+        view_menu.addSeparator()
+        for action in (
+            self.rotate_cw_action,
+            self.rotate_ccw_action,
+            self.flip_h_action,
+            self.flip_v_action,
+            self.reset_view_action,
+        ):
+            view_menu.addAction(action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.heatmap_action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.prediction_dock.toggleViewAction())
+        view_menu.addAction(self.metadata_dock.toggleViewAction())
+
+        tools_menu = menu.addMenu("&Tools")
+        tools_menu.addAction(self.ruler_action)
+        tools_menu.addAction(self.clear_measure_action)
+        tools_menu.addAction(self.open_folder_action)
+
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addAction(self.about_action)
+        help_menu.addAction(self.about_qt_action)
+
+        bar = self.addToolBar("Main")
+        bar.setObjectName("mainToolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.open_action.setIconText("Open")
+        self.open_folder_action.setIconText("Screen folder")
+        self.fit_action.setIconText("Fit")
+        self.actual_size_action.setIconText("1:1")
+        self.zoom_in_action.setIconText("Zoom +")
+        self.zoom_out_action.setIconText("Zoom −")
+        self.invert_action.setIconText("Invert")
+        self.rotate_cw_action.setIconText("Rotate")
+        self.flip_h_action.setIconText("Flip")
+        self.heatmap_action.setIconText("Heatmap")
+        self.ruler_action.setIconText("Ruler")
+        self.export_png_action.setIconText("Export")
+        for action in (self.open_action, self.open_folder_action):
+            bar.addAction(action)
+        bar.addSeparator()
+        for action in (self.fit_action, self.actual_size_action, self.zoom_in_action, self.zoom_out_action):
+            bar.addAction(action)
+        bar.addSeparator()
+        bar.addWidget(QLabel(" W/L "))
+        self.preset_combo = QComboBox()
+        self.preset_combo.addItem("File window (Space)", "File")
+        for name, key in PRESET_KEYS:
+            self.preset_combo.addItem(f"{name} ({key})", name)
+        self.preset_combo.addItem("Custom", "Custom")
+        self.preset_combo.setToolTip("Window/level presets for chest films (right-drag for manual W/L)")
+        self.preset_combo.activated.connect(self._on_preset_combo_activated)
+        bar.addWidget(self.preset_combo)
+        bar.addAction(self.invert_action)
+        bar.addSeparator()
+        for action in (self.rotate_cw_action, self.flip_h_action):
+            bar.addAction(action)
+        bar.addSeparator()
+        for action in (self.heatmap_action, self.ruler_action):
+            bar.addAction(action)
+        bar.addSeparator()
+        bar.addAction(self.export_png_action)
+
+    def _connect_session(self) -> None:
+        self.session.radiograph_changed.connect(self._update_title)
+        self.session.busy_changed.connect(self._on_session_busy_changed)
+
+    def _on_session_busy_changed(self, busy: bool) -> None:
+        # A busy cursor over the film only: the rest of the window stays fully usable.
+        self.viewer.viewport().setCursor(Qt.CursorShape.BusyCursor if busy else Qt.CursorShape.ArrowCursor)
+        if not busy:
+            self.viewer.set_measuring(self.viewer.measuring)
+
+    def _start_workers(self) -> None:
+        self.loader = LoaderWorker()
+        self.loader_thread = start_worker_thread(self.loader, "radiview-loader")
+        self._load_requested.connect(self.loader.load)
+        self._tags_requested.connect(self.loader.read_tags)
+        self._csv_requested.connect(self.loader.write_csv)
+        self.loader.loaded.connect(self._on_loader_loaded)
+        self.loader.tags_read.connect(self._on_loader_tags_read)
+        self.loader.exported.connect(self._on_worker_exported)
+        self.loader.failed.connect(self._on_loader_failed)
+
+        self.inference = InferenceWorker()
+        self.inference_thread = start_worker_thread(self.inference, "radiview-inference")
+        self._model_requested.connect(self.inference.load_model)
+        self._analyze_requested.connect(self.inference.analyze)
+        self._explain_requested.connect(self.inference.explain)
+        self._pdf_requested.connect(self.inference.write_pdf)
+        self.inference.model_loaded.connect(self._on_inference_model_loaded)
+        self.inference.model_failed.connect(self._on_inference_model_failed)
+        self.inference.analysis_ready.connect(self._on_inference_analysis_ready)
+        self.inference.explanation_ready.connect(self._on_inference_explanation_ready)
+        self.inference.exported.connect(self._on_worker_exported)
+        self.inference.failed.connect(self._on_inference_failed)
+
+    def worker_threads(self) -> list[QThread]:
+        return [self.loader_thread, self.inference_thread]
+
+    # ================================================================= settings ==============
+    def _apply_settings(self, settings: Settings, reload_model: bool = True) -> None:
+        old = self.settings
+        self.settings = settings
+        self.prediction_panel.set_overlay_defaults(settings.overlay_opacity, settings.colormap)
+        self.viewer.set_overlay_opacity(settings.overlay_opacity)
+        self.viewer.set_colormap(settings.colormap)
+        self.batch_panel.recursive_check.setChecked(settings.batch_recursive)
+        if reload_model and settings.device != old.device:
+            self._request_model()
+
+    def _store_settings(self, settings: Settings) -> None:
+        self.settings = settings
+        if self.save_on_change:
+            try:
+                save_settings(settings)
+            except OSError as exc:
+                log.warning("settings not saved: %s", exc)
+
+    def show_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.settings, parent=self)
+        dialog.accepted.connect(lambda: self.apply_new_settings(dialog.settings))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def apply_new_settings(self, settings: Settings) -> None:
+        self._apply_settings(settings)
+        self._store_settings(settings)
+
+    def _restore_geometry(self) -> None:
+        state = QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
+        geometry = state.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        layout = state.value("state")
+        if layout is not None:
+            self.restoreState(layout)
+
+    def _save_geometry(self) -> None:
+        if not self.save_on_change:
+            return
+        state = QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
+        state.setValue("geometry", self.saveGeometry())
+        state.setValue("state", self.saveState())
+        state.sync()
+
+    # ================================================================= model =================
+    def _request_model(self) -> None:
+        self.model_info = None
+        self.model_label.setText("Model: loading…")
+        self._model_requested.emit(self.bundle_dir, self.settings.device)
+
+    def _on_inference_model_loaded(self, info: ModelInfo) -> None:
+        self.model_info = info
+        self.model_error = None
+        self.model_label.setText(f"Model: {info.card.name} v{info.card.version} · {info.device}")
+        self.prediction_panel.set_model(info.card, info.device)
+        self.batch_panel.set_labels(tuple(info.card.labels))
+        self.model_ready.emit(info)
+        if self.session.radiograph is not None:
+            self._request_analysis()
+
+    def _on_inference_model_failed(self, error: TaskError) -> None:
+        self.model_info = None
+        self.model_error = error
+        self.model_label.setText("Model: unavailable")
+        self.prediction_panel.set_model_error(error.message)
+        self._present_error(error)
+
+    # ================================================================= opening films =========
+    def choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a chest film", self.settings.last_dir, IMAGE_FILTER)
+        if path:
+            self._store_settings(replace(self.settings, last_dir=str(Path(path).parent)))
+            self.open_file(path)
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Screen a folder of films", self.settings.last_dir)
+        if folder:
+            self._store_settings(replace(self.settings, last_dir=folder))
+            self.start_screening(folder, self.settings.batch_recursive)
+
+    def open_paths(self, paths: list[str]) -> None:
+        """Command line / drag and drop: a folder starts screening, a file opens in the viewer."""
+        folders = [p for p in paths if os.path.isdir(p)]
+        files = [p for p in paths if not os.path.isdir(p)]
+        if folders:
+            self.start_screening(folders[0], self.settings.batch_recursive)
+        if files:
+            self.open_file(files[0])
+            if len(files) > 1:
+                self.statusBar().showMessage(f"Opened the first of {len(files)} files", 5000)
+
+    def open_file(self, path: str | os.PathLike[str]) -> int:
+        """Load a film in the background; returns its request id."""
+        path = os.fspath(path)
+        request_id = self.session.begin(path)
+        self.tabs.setCurrentWidget(self.viewer)
+        self.statusBar().showMessage(f"Loading {os.path.basename(path)}…")
+        self.prediction_panel.show_status(f"Loading {os.path.basename(path)}…")
+        self._load_requested.emit(request_id, path)
+        return request_id
+
+    def close_film(self) -> None:
+        self.session.clear()
+        self.viewer.set_radiograph(None)
+        self.metadata_panel.show_radiograph(None)
+        self.prediction_panel.show_prediction(None)
+        self.prediction_panel.show_status("No film open.")
+
+    def _on_loader_loaded(self, result: LoadResult) -> None:
+        if not self.session.is_current(result.request_id):
+            log.debug("dropping stale film %s", result.radiograph.source)
+            return
+        radiograph = result.radiograph
+        self.session.set_radiograph(radiograph)
+        self.viewer.set_radiograph(radiograph)
+        self.viewer.set_overlay_visible(self.heatmap_action.isChecked())
+        self.metadata_panel.show_radiograph(radiograph)
+        self.prediction_panel.show_prediction(None)
+        self.statusBar().showMessage(f"Opened {radiograph.name}", 4000)
+        for warning in radiograph.warnings:
+            self.statusBar().showMessage(warning, 8000)
+        self._store_settings(self.settings.with_recent(os.path.abspath(radiograph.source)))
+        self.film_loaded.emit(radiograph)
+        if self.model_info is not None:
+            self._request_analysis()
+        else:
+            self.session.set_busy(False)
+            self.prediction_panel.show_status(
+                "No model loaded: the film is shown without an AI reading."
+                if self.model_error is not None
+                else "Waiting for the model…"
+            )
+
+    def _on_loader_failed(self, error: TaskError) -> None:
+        if error.request_id and not self.session.is_current(error.request_id):
+            return
+        self.session.set_busy(False)
+        self.statusBar().showMessage(error.message, 8000)
+        if self.session.radiograph is None:
+            self.prediction_panel.show_status("No film open.")
+        self._present_error(error)
+
+    def _request_tags(self) -> None:
+        radiograph = self.session.radiograph
+        if radiograph is not None and radiograph.kind == "dicom":
+            self._tags_requested.emit(self.session.request_id, radiograph.source)
+
+    def _on_loader_tags_read(self, result: TagsResult) -> None:
+        if self.session.is_current(result.request_id):
+            self.metadata_panel.show_tags(result.tags)
+
+    # ================================================================= analysis ==============
+    def _request_analysis(self) -> None:
+        radiograph = self.session.radiograph
+        if radiograph is None or self.model_info is None:
+            return
+        self.session.set_busy(True)
+        self.prediction_panel.show_status("Analysing…")
+        self._analyze_requested.emit(
+            self.session.request_id, radiograph, self.prediction_panel.chosen_label()
+        )
+
+    def _on_inference_analysis_ready(self, result: AnalysisResult) -> None:
+        if not self.session.is_current(result.request_id):
+            return
+        self.session.set_busy(False)
+        self.session.set_prediction(result.prediction)
+        self.prediction_panel.show_prediction(result.prediction)
+        self._show_explanation(result.explanation)
+        self.prediction_ready.emit(result.prediction)
+
+    def _on_explain_label_changed(self, _label: str) -> None:
+        prediction, radiograph = self.session.prediction, self.session.radiograph
+        if radiograph is None or prediction is None or not prediction.accepted:
+            return
+        self.session.set_busy(True)
+        self._explain_requested.emit(
+            self.session.request_id, radiograph, self.prediction_panel.chosen_label()
+        )
+
+    def _on_inference_explanation_ready(self, result: ExplanationResult) -> None:
+        if self.session.is_current(result.request_id):
+            self.session.set_busy(False)
+            self._show_explanation(result.explanation)
+
+    def _show_explanation(self, explanation: Any) -> None:
+        self.session.set_explanation(explanation)
+        if explanation is None:
+            self.viewer.set_heatmap(None)
+        else:
+            self.viewer.set_heatmap(explanation.heatmap, explanation.label)
+            self.explanation_ready.emit(explanation)
+
+    def _on_inference_failed(self, error: TaskError) -> None:
+        if error.request_id and not self.session.is_current(error.request_id):
+            return
+        self.session.set_busy(False)
+        self.prediction_panel.show_status("The AI reading failed (see the message).")
+        self._present_error(error)
+
+    # ================================================================= viewer controls =======
+    def _on_invert_triggered(self, checked: bool) -> None:
+        self.viewer.set_inverted(checked)
+
+    def _on_heatmap_action(self, checked: bool) -> None:
+        self.prediction_panel.overlay_check.setChecked(checked)  # → _on_overlay_toggled
+
+    def _on_overlay_toggled(self, checked: bool) -> None:
+        self.heatmap_action.setChecked(checked)
+        self.viewer.set_overlay_visible(checked)
+
+    def _on_ruler_action(self, checked: bool) -> None:
+        self.viewer.set_measuring(checked)
+        self.statusBar().showMessage("Ruler: drag on the film to measure" if checked else "Ruler off", 3000)
+
+    def _clear_measurements(self) -> None:
+        self.viewer.clear_measurements()
+        self.measure_label.setText("")
+
+    def _on_preset_combo_activated(self, index: int) -> None:
+        name = self.preset_combo.itemData(index)
+        if name and name != "Custom":
+            self.viewer.apply_preset(name)
+
+    def _on_viewer_window_changed(self, _window: Any) -> None:
+        index = self.preset_combo.findData(self.viewer.preset or "Custom")
+        self.preset_combo.setCurrentIndex(index if index >= 0 else self.preset_combo.count() - 1)
+
+    def _on_viewer_pixel_hovered(self, probe: PixelProbe | None) -> None:
+        if probe is None:
+            self.pixel_label.setText("")
+            return
+        value = probe.value
+        text = f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
+        self.pixel_label.setText(f"x {probe.column}  y {probe.row}  value {text}")
+
+    def _update_title(self, radiograph: Any) -> None:
+        name = f" — {radiograph.name}" if radiograph is not None else ""
+        self.setWindowTitle(f"{APP_TITLE}{name} — {TITLE_NOTICE}")
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(self.shortcut_rows(), self)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        rows = []
+        for action in self.actions():
+            keys = [s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts()]
+            if keys:
+                rows.append((" / ".join(keys), action.text().replace("&", "")))
+        return rows
+
+    def show_about(self) -> AboutDialog:
+        card = self.model_info.card if self.model_info is not None else None
+        device = self.model_info.device if self.model_info is not None else ""
+        dialog = AboutDialog(card, device, self)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.recent_files:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_file(p))
+        if not self.settings.recent_files:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    # ================================================================= drag and drop =========
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+
+    # ================================================================= batch screening =======
+    @property
+    def screening_running(self) -> bool:
+        return self._screening is not None
+
+    def start_screening(self, folder: str, recursive: bool = True) -> GeneratorWorker | None:
+        """Screen ``folder`` on the inference thread; rows arrive in the Batch tab."""
+        self.tabs.setCurrentWidget(self.batch_panel)
+        if self._screening is not None:
+            self.statusBar().showMessage("A screening run is already in progress", 5000)
+            return None
+        if self.model_info is None:
+            problem = (
+                self.model_error.message if self.model_error else "the model is still loading; try again"
+            )
+            self._present_error(TaskError(0, "Cannot screen the folder", f"{folder}: {problem}", folder))
+            return None
+        request = ScreeningRequest(folder=folder, recursive=recursive)
+        inference = self.inference  # runs on the inference thread, which owns the classifier
+        worker = GeneratorWorker(lambda cancel: inference.iter_screening(request, cancel), "Screening failed")
+        worker.moveToThread(self.inference_thread)
+        worker.yielded.connect(self._on_screening_yielded)
+        worker.errored.connect(self._on_screening_errored)
+        worker.finished.connect(self._on_screening_finished)
+        self._screening = worker
+        self._screening_progress = None
+        self._screening_request = request
+        self.batch_panel.begin(folder)
+        worker.start_in_own_thread()
+        return worker
+
+    def cancel_screening(self) -> None:
+        if self._screening is not None:
+            self._screening.quit()
+            self.batch_panel.mark_cancelling()
+
+    def _on_screening_yielded(self, progress: ScreeningProgress) -> None:
+        self._screening_progress = progress
+        self.batch_panel.add_progress(progress)
+
+    def _on_screening_errored(self, error: TaskError) -> None:
+        self.batch_panel.fail(error.message)
+        self._present_error(error)
+
+    def _on_screening_finished(self) -> None:
+        worker, request, progress = self._screening, self._screening_request, self._screening_progress
+        self._screening = None
+        if worker is None or request is None:
+            return
+        summary = ScreeningSummary(
+            folder=request.folder,
+            done=progress.done if progress else 0,
+            total=progress.total if progress else 0,
+            elapsed_s=progress.elapsed_s if progress else 0.0,
+            cancelled=worker.abort_requested,
+        )
+        worker.deleteLater()
+        if self.batch_panel.running:
+            self.batch_panel.finish(summary)
+        self.statusBar().showMessage(
+            f"Screening {'cancelled' if summary.cancelled else 'finished'}: {summary.done} films", 6000
+        )
+        self.screening_finished.emit(summary)
+
+    def _on_batch_film_activated(self, path: str) -> None:
+        self.open_file(path)
+
+    def _on_batch_export_requested(self, fmt: str) -> None:
+        default_dir = self.settings.report_dir or str(Path.home())
+        name = f"screening-report.{fmt}"
+        title = "Export screening report as CSV" if fmt == "csv" else "Export screening report as PDF"
+        filter_ = "CSV files (*.csv)" if fmt == "csv" else "PDF files (*.pdf)"
+        path, _ = QFileDialog.getSaveFileName(self, title, os.path.join(default_dir, name), filter_)
+        if path:
+            self.export_screening(path, fmt)
+
+    def export_screening(self, path: str, fmt: str) -> int:
+        """Write the batch table with the CLI's writers (CSV on the loader, PDF on inference)."""
+        self._export_ids += 1
+        labels = tuple(self.model_info.card.labels) if self.model_info else self.batch_panel.model.labels
+        request = ExportRequest(
+            self._export_ids, path, self.batch_panel.model.results, self.batch_panel.folder, labels
+        )
+        self.statusBar().showMessage(f"Writing {os.path.basename(path)}…")
+        if fmt == "csv":
+            self._csv_requested.emit(request)
+        else:
+            self._pdf_requested.emit(request)
+        return request.request_id
+
+    def _on_worker_exported(self, result: ExportResult) -> None:
+        self.statusBar().showMessage(f"Saved {result.path}", 6000)
+        self.exported.emit(result.path)
+
+    # ================================================================= view export ===========
+    def choose_export(self, fmt: str) -> None:
+        radiograph = self.session.radiograph
+        if radiograph is None:
+            self.statusBar().showMessage("Open a film first", 4000)
+            return
+        default_dir = self.settings.report_dir or str(Path.home())
+        stem = Path(radiograph.name).stem
+        suggested = os.path.join(default_dir, f"{stem}-view.{fmt}")
+        filter_ = "PNG images (*.png)" if fmt == "png" else "PDF files (*.pdf)"
+        path, _ = QFileDialog.getSaveFileName(self, f"Export view as {fmt.upper()}", suggested, filter_)
+        if path:
+            self.export_view(path, fmt, self.settings.strip_identifiers)
+
+    def view_snapshot(self, strip_identifiers: bool) -> ViewSnapshot:
+        radiograph = self.session.radiograph
+        overlay = self.viewer.overlay_visible and self.viewer.has_heatmap()
+        lines = view_report_lines(
+            radiograph,
+            self.session.prediction,
+            self.viewer.window,
+            self.viewer.inverted,
+            self.viewer.heatmap_label if overlay else None,
+            strip_identifiers,
+            self.viewer.last_measurement,
+        )
+        return ViewSnapshot(self.viewer.render_film(), tuple(lines))
+
+    def export_view(self, path: str, fmt: str, strip_identifiers: bool = True) -> str | None:
+        """Write the current view; errors are shown in a dialog. Returns the path or None."""
+        if self.session.radiograph is None:
+            return None
+        try:
+            snapshot = self.view_snapshot(strip_identifiers)
+            written = write_view_png(path, snapshot) if fmt == "png" else write_view_pdf(path, snapshot)
+        except Exception as exc:
+            from radiview.gui.workers import task_error
+
+            self._present_error(task_error(0, "Cannot export the view", exc))
+            return None
+        self.statusBar().showMessage(f"Saved {written}", 6000)
+        self.exported.emit(str(written))
+        return str(written)
+
+    # ================================================================= errors ================
+    def _present_error(self, error: TaskError) -> None:
+        self.last_error = error
+        self.last_error_dialog = self.error_presenter(self, error.title, error.message, error.details)
+        self.error_shown.emit(error)
+
+    # ================================================================= shutdown ==============
+    def shutdown(self, timeout_ms: int = 20000) -> bool:
+        """Cancel work and stop both threads (idempotent). True when every thread finished."""
+        if self._shut_down:
+            return all(t.isFinished() or not t.isRunning() for t in self.worker_threads())
+        self._shut_down = True
+        if self._screening is not None:
+            self._screening.quit()
+        ok = True
+        for thread in self.worker_threads():
+            ok = stop_worker_thread(thread, timeout_ms) and ok
+        return ok
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._save_geometry()
+        self.shutdown()
+        super().closeEvent(event)
+
+
+def _app_icon() -> QIcon | None:
+    from radiview.assets import icon_path
+
+    path = icon_path()
+    return QIcon(str(path)) if path.is_file() else None
+
+
+def window_title_for(radiograph: Any) -> str:
+    """For tests/docs: the title the window shows for a film."""
+    name = f" — {radiograph.name}" if radiograph is not None else ""
+    return f"{APP_TITLE}{name} — {TITLE_NOTICE}"

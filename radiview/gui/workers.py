@@ -1,0 +1,363 @@
+"""Background work: a loader thread (files, tags, CSV) and ONE inference thread (the classifier).
+
+Each worker is a QObject moved to its own QThread; the GUI talks to it only through queued
+signals, and it answers only with signals carrying frozen dataclasses (results, or a
+``TaskError`` for failures: no worker dies silently). The ``Classifier`` is created inside
+the inference thread and never touched from anywhere else (Grad-CAM hooks make it
+non-reentrant). Every request carries a ``request_id``; the GUI drops answers for a film it
+has already replaced.
+
+Screening runs as a ``GeneratorWorker`` (the superqt ``_qthreading`` pattern): it iterates a
+generator on the inference thread, emits ``yielded`` per item and checks a thread-safe
+abort flag between items, so Cancel stops within one film (or one batch).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal, Slot
+
+from radiview.errors import RadiviewError
+
+log = logging.getLogger("radiview.gui")
+
+
+# ----- what crosses threads ------------------------------------------------------------------
+@dataclass(frozen=True)
+class TaskError:
+    """A failure reported by a worker. ``expected`` errors are RadiviewErrors (bad file,
+    bad bundle) and show a specific dialog; others carry the traceback in ``details``."""
+
+    request_id: int
+    title: str
+    message: str
+    path: str | None = None
+    details: str = ""
+    expected: bool = True
+
+
+def task_error(request_id: int, title: str, exc: BaseException) -> TaskError:
+    if isinstance(exc, RadiviewError):
+        return TaskError(request_id, title, str(exc), exc.path)
+    if isinstance(exc, OSError):
+        return TaskError(
+            request_id,
+            title,
+            f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "),
+            exc.filename if isinstance(exc.filename, str) else None,
+        )
+    details = "".join(traceback.format_exception(exc))
+    log.error("unexpected error in %s\n%s", title, details)
+    return TaskError(request_id, title, f"{type(exc).__name__}: {exc}", None, details, expected=False)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    request_id: int
+    radiograph: Any  # radiview.io.Radiograph
+
+
+@dataclass(frozen=True)
+class TagsResult:
+    request_id: int
+    path: str
+    tags: tuple[tuple[str, str, str, str], ...]  # (tag, keyword/name, VR, value)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    card: Any  # ModelCard
+    device: str
+    bundle_dir: str
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    request_id: int
+    prediction: Any  # Prediction
+    explanation: Any  # Explanation | None
+
+
+@dataclass(frozen=True)
+class ExplanationResult:
+    request_id: int
+    explanation: Any  # Explanation
+
+
+@dataclass(frozen=True)
+class ScreeningRequest:
+    folder: str
+    recursive: bool = True
+    batch_size: int = 8
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class ScreeningProgress:
+    """One screened film plus where the run stands."""
+
+    result: Any  # radiview.batch.ScreeningResult
+    done: int
+    total: int
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class ScreeningSummary:
+    folder: str
+    done: int
+    total: int
+    elapsed_s: float
+    cancelled: bool
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    request_id: int
+    path: str
+    results: tuple[Any, ...]  # ScreeningResult
+    folder: str
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    request_id: int
+    path: str
+
+
+# ----- thread helpers ------------------------------------------------------------------------
+def start_worker_thread(worker: QObject, name: str) -> QThread:
+    """Move ``worker`` to a new, started QThread (the worker must have no parent)."""
+    thread = QThread()
+    thread.setObjectName(name)
+    worker.moveToThread(thread)
+    thread.start()
+    return thread
+
+
+def stop_worker_thread(thread: QThread, timeout_ms: int = 15000) -> bool:
+    """Ask the thread's event loop to quit once its current task ends, then wait."""
+    if not thread.isRunning():
+        return True
+    thread.quit()
+    finished = thread.wait(timeout_ms)
+    if not finished:
+        log.error("worker thread %s did not stop within %d ms", thread.objectName(), timeout_ms)
+    return finished
+
+
+def _read_dicom_tag_rows(path: str) -> tuple[tuple[str, str, str, str], ...]:
+    """Every tag of a DICOM file as (tag, keyword, VR, value) strings, via io.read_dicom_tags."""
+    from radiview.io import read_dicom_tags
+
+    return tuple((str(t), str(k), str(vr), str(v)) for t, k, vr, v in read_dicom_tags(path))
+
+
+# ----- loader thread -------------------------------------------------------------------------
+class LoaderWorker(QObject):
+    """Reads films, their full tag lists and writes CSV reports, off the GUI thread."""
+
+    loaded = Signal(object)  # LoadResult
+    tags_read = Signal(object)  # TagsResult
+    exported = Signal(object)  # ExportResult
+    failed = Signal(object)  # TaskError
+
+    @Slot(int, str)
+    def load(self, request_id: int, path: str) -> None:
+        try:
+            from radiview.io import load_radiograph
+
+            radiograph = load_radiograph(path)
+        except Exception as exc:  # every failure becomes a signal; the thread lives on
+            self.failed.emit(task_error(request_id, "Cannot open film", exc))
+            return
+        self.loaded.emit(LoadResult(request_id, radiograph))
+
+    @Slot(int, str)
+    def read_tags(self, request_id: int, path: str) -> None:
+        try:
+            rows = _read_dicom_tag_rows(path)
+        except Exception as exc:
+            self.failed.emit(task_error(request_id, "Cannot read DICOM tags", exc))
+            return
+        self.tags_read.emit(TagsResult(request_id, path, rows))
+
+    @Slot(object)
+    def write_csv(self, request: ExportRequest) -> None:
+        try:
+            from radiview.batch.report import CsvReportWriter
+
+            with CsvReportWriter(request.path, request.labels or _default_labels()) as writer:
+                for result in request.results:
+                    writer.write(result)
+        except Exception as exc:
+            self.failed.emit(task_error(request.request_id, "Cannot write CSV report", exc))
+            return
+        self.exported.emit(ExportResult(request.request_id, request.path))
+
+
+def _default_labels() -> tuple[str, ...]:
+    from radiview.batch.report import DEFAULT_LABELS
+
+    return tuple(DEFAULT_LABELS)
+
+
+# ----- generator worker (superqt pattern) ------------------------------------------------------
+class GeneratorWorker(QObject):
+    """Runs ``factory()`` (a generator) in the thread this object lives in.
+
+    Emits ``yielded`` for each item, then ``finished``; ``aborted`` instead when ``quit()``
+    was called (checked between items: cooperative, like superqt); ``errored`` with a
+    TaskError when the generator raises. ``quit()`` is thread-safe (a threading.Event,
+    which is also handed to the generator so it can stop inside a batch).
+    """
+
+    started = Signal()
+    yielded = Signal(object)
+    errored = Signal(object)
+    aborted = Signal()
+    finished = Signal()
+
+    def __init__(self, factory: Callable[[threading.Event], Iterator[Any]], title: str = "Task") -> None:
+        super().__init__()
+        self._factory = factory
+        self._title = title
+        self.abort_event = threading.Event()
+        self._done = threading.Event()
+
+    def quit(self) -> None:
+        self.abort_event.set()
+
+    @property
+    def abort_requested(self) -> bool:
+        return self.abort_event.is_set()
+
+    def is_done(self) -> bool:
+        return self._done.is_set()
+
+    def start_in_own_thread(self) -> None:
+        """Queue ``run`` on this object's thread's event loop."""
+        QMetaObject.invokeMethod(self, "run", Qt.ConnectionType.QueuedConnection)
+
+    @Slot()
+    def run(self) -> None:
+        self.started.emit()
+        try:
+            for item in self._factory(self.abort_event):
+                if self.abort_event.is_set():
+                    break
+                self.yielded.emit(item)
+                if self.abort_event.is_set():
+                    break
+        except Exception as exc:
+            self.errored.emit(task_error(0, self._title, exc))
+        else:
+            if self.abort_event.is_set():
+                self.aborted.emit()
+        finally:
+            self._done.set()
+            self.finished.emit()
+
+
+# ----- inference thread ------------------------------------------------------------------------
+class InferenceWorker(QObject):
+    """Owns the Classifier. Lives in the one inference thread; all methods run there."""
+
+    model_loaded = Signal(object)  # ModelInfo
+    model_failed = Signal(object)  # TaskError
+    analysis_ready = Signal(object)  # AnalysisResult
+    explanation_ready = Signal(object)  # ExplanationResult
+    exported = Signal(object)  # ExportResult
+    failed = Signal(object)  # TaskError
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classifier: Any = None
+
+    @property
+    def has_model(self) -> bool:
+        return self._classifier is not None
+
+    def _require_model(self) -> Any:
+        if self._classifier is None:
+            raise RadiviewError("no model is loaded (see Help > About for the bundle problem)")
+        return self._classifier
+
+    @Slot(str, str)
+    def load_model(self, bundle_dir: str, device: str) -> None:
+        try:
+            from radiview.inference import Classifier
+
+            classifier = Classifier.from_bundle(bundle_dir or None, device=device or "auto")
+        except Exception as exc:
+            self._classifier = None
+            self.model_failed.emit(task_error(0, "Cannot load the model", exc))
+            return
+        self._classifier = classifier
+        resolved = bundle_dir or str(_default_bundle_dir())
+        self.model_loaded.emit(ModelInfo(classifier.card, str(classifier.device), resolved))
+
+    @Slot(int, object, str)
+    def analyze(self, request_id: int, radiograph: Any, label: str) -> None:
+        try:
+            prediction, explanation = self._require_model().analyze(radiograph, label or None)
+        except Exception as exc:
+            self.failed.emit(task_error(request_id, "Analysis failed", exc))
+            return
+        self.analysis_ready.emit(AnalysisResult(request_id, prediction, explanation))
+
+    @Slot(int, object, str)
+    def explain(self, request_id: int, radiograph: Any, label: str) -> None:
+        try:
+            explanation = self._require_model().explain(radiograph, label or None)
+        except Exception as exc:
+            self.failed.emit(task_error(request_id, "Grad-CAM failed", exc))
+            return
+        self.explanation_ready.emit(ExplanationResult(request_id, explanation))
+
+    @Slot(object)
+    def write_pdf(self, request: ExportRequest) -> None:
+        """The batch PDF (Grad-CAM thumbnails need the classifier, hence this thread)."""
+        try:
+            from radiview.batch.report import write_pdf_report
+
+            write_pdf_report(request.path, request.results, self._require_model(), request.folder)
+        except Exception as exc:
+            self.failed.emit(task_error(request.request_id, "Cannot write PDF report", exc))
+            return
+        self.exported.emit(ExportResult(request.request_id, request.path))
+
+    def iter_screening(
+        self, request: ScreeningRequest, cancel: threading.Event
+    ) -> Iterator[ScreeningProgress]:
+        """Screen a folder (call only on the inference thread, e.g. from a GeneratorWorker)."""
+        from radiview.batch.screening import iter_screening, list_screening_files
+
+        classifier = self._require_model()
+        started = time.perf_counter()
+        total = len(list_screening_files(request.folder, request.recursive))
+        results = iter_screening(
+            request.folder,
+            classifier,
+            recursive=request.recursive,
+            batch_size=request.batch_size,
+            workers=request.workers,
+            cancel=cancel,
+        )
+        for done, result in enumerate(results, start=1):
+            yield ScreeningProgress(result, done, max(total, done), time.perf_counter() - started)
+
+
+def _default_bundle_dir() -> Path:
+    from radiview.assets import default_model_dir
+
+    return default_model_dir()
