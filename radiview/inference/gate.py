@@ -4,7 +4,7 @@ Three checks, cheapest first, all pure functions so training and the app share t
 
 1. a near-uniform model input (blank film, test pattern): std of the windowed input < ``min_std``;
 2. a colour photograph: io converts colour inputs to luminance and records ``was_color``
-   and ``metadata["colorfulness"]``; refused above ``max_colorfulness``;
+   and ``metadata["colorfulness"]`` (``colorfulness`` below); refused above ``max_colorfulness``;
 3. a feature-space distance: the Mahalanobis distance of the pooled backbone features to
    the nearest class mean (shared shrinkage covariance), refused above ``threshold``.
 
@@ -21,6 +21,18 @@ import numpy as np
 import torch
 
 from radiview.inference.prediction import GateVerdict
+from radiview.io.image import colorfulness  # io scores colour inputs; one formula for both
+
+__all__ = [
+    "REASON_COLOR",
+    "REASON_UNIFORM",
+    "colorfulness",
+    "fit_gate",
+    "gate_verdict",
+    "ledoit_wolf_covariance",
+    "mahalanobis_scores",
+    "threshold_for",
+]
 
 REASON_UNIFORM = "not a frontal chest radiograph: image is nearly uniform"
 REASON_COLOR = "colour photograph, not a radiograph"
@@ -50,22 +62,6 @@ def mahalanobis_scores(features: Any, class_means: Any, precision: Any) -> np.nd
     diff = feats[:, None, :] - means[None, :, :]  # (N, K, D)
     quad = np.einsum("nkd,nkd->nk", diff @ prec, diff)
     return np.sqrt(np.clip(quad, 0.0, None)).min(axis=1)
-
-
-def colorfulness(rgb: np.ndarray) -> float:
-    """Hasler & Süsstrunk (2003) colourfulness of an RGB image, on a [0, 1] intensity scale.
-
-    0 for any gray image; natural photographs are typically 0.15-0.5. uint8 input is
-    scaled by 1/255, integer input of more bits by its dtype's maximum.
-    """
-    arr = np.asarray(rgb)
-    if arr.ndim != 3 or arr.shape[2] < 3:
-        raise ValueError(f"expected an (H, W, 3) image, got shape {arr.shape}")
-    scale = float(np.iinfo(arr.dtype).max) if np.issubdtype(arr.dtype, np.integer) else 1.0
-    r, g, b = (arr[..., i].astype(np.float64) / scale for i in range(3))
-    rg = r - g
-    yb = 0.5 * (r + g) - b
-    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
 
 
 def gate_verdict(
