@@ -358,6 +358,7 @@ class MainWindow(QMainWindow):
         self.loader.tags_read.connect(self._on_loader_tags_read)
         self.loader.exported.connect(self._on_worker_exported)
         self.loader.failed.connect(self._on_loader_failed)
+        self.loader.export_failed.connect(self._on_worker_export_failed)
 
         self.inference = InferenceWorker()
         self.inference_thread = start_worker_thread(self.inference, "radiview-inference")
@@ -371,6 +372,7 @@ class MainWindow(QMainWindow):
         self.inference.explanation_ready.connect(self._on_inference_explanation_ready)
         self.inference.exported.connect(self._on_worker_exported)
         self.inference.failed.connect(self._on_inference_failed)
+        self.inference.export_failed.connect(self._on_worker_export_failed)
 
     def worker_threads(self) -> list[QThread]:
         return [self.loader_thread, self.inference_thread]
@@ -754,6 +756,10 @@ class MainWindow(QMainWindow):
     def _on_worker_exported(self, result: ExportResult) -> None:
         self.statusBar().showMessage(f"Saved {result.path}", 6000)
         self.exported.emit(result.path)
+
+    def _on_worker_export_failed(self, error: TaskError) -> None:
+        self.statusBar().showMessage(error.message, 8000)
+        self._present_error(error)
 
     # ================================================================= view export ===========
     def choose_export(self, fmt: str) -> None:

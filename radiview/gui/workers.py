@@ -169,7 +169,8 @@ class LoaderWorker(QObject):
     loaded = Signal(object)  # LoadResult
     tags_read = Signal(object)  # TagsResult
     exported = Signal(object)  # ExportResult
-    failed = Signal(object)  # TaskError
+    export_failed = Signal(object)  # TaskError
+    failed = Signal(object)  # TaskError (films and tags)
 
     @Slot(int, str)
     def load(self, request_id: int, path: str) -> None:
@@ -200,7 +201,7 @@ class LoaderWorker(QObject):
                 for result in request.results:
                     writer.write(result)
         except Exception as exc:
-            self.failed.emit(task_error(request.request_id, "Cannot write CSV report", exc))
+            self.export_failed.emit(task_error(request.request_id, "Cannot write CSV report", exc))
             return
         self.exported.emit(ExportResult(request.request_id, request.path))
 
@@ -277,7 +278,8 @@ class InferenceWorker(QObject):
     analysis_ready = Signal(object)  # AnalysisResult
     explanation_ready = Signal(object)  # ExplanationResult
     exported = Signal(object)  # ExportResult
-    failed = Signal(object)  # TaskError
+    export_failed = Signal(object)  # TaskError
+    failed = Signal(object)  # TaskError (analysis of the current film)
 
     def __init__(self) -> None:
         super().__init__()
@@ -332,7 +334,7 @@ class InferenceWorker(QObject):
 
             write_pdf_report(request.path, request.results, self._require_model(), request.folder)
         except Exception as exc:
-            self.failed.emit(task_error(request.request_id, "Cannot write PDF report", exc))
+            self.export_failed.emit(task_error(request.request_id, "Cannot write PDF report", exc))
             return
         self.exported.emit(ExportResult(request.request_id, request.path))
 

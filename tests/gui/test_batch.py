@@ -1,0 +1,161 @@
+"""Batch screening in the app: progress, cancel mid-run, filter/sort, open a row, export."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+
+from radiview.batch.report import read_csv_report
+from tests.gui.conftest import film_pixels
+
+
+def make_folder(root: Path, n: int, broken: int = 0) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        pixels = (film_pixels(64, 56, 255, seed=i)).astype(np.uint8)
+        Image.fromarray(pixels).save(root / f"film{i:03d}.png")
+    for i in range(broken):
+        (root / f"broken{i}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    return root
+
+
+def run_screening(qtbot, window, folder: Path):  # type: ignore[no-untyped-def]
+    with qtbot.waitSignal(window.screening_finished, timeout=120000) as blocker:
+        window.start_screening(str(folder), True)
+    return blocker.args[0]
+
+
+def test_screening_fills_a_sortable_filterable_table(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    folder = make_folder(tmp_path / "films", 6, broken=1)
+    summary = run_screening(qtbot, window, folder)
+    panel = window.batch_panel
+    assert not summary.cancelled and summary.done == summary.total == 7
+    assert panel.model.rowCount() == 7
+    statuses = [r.status for r in panel.model.results]
+    assert statuses.count("error") == 1 and statuses.count("ok") == 6
+    assert "Finished: 7 / 7 films" in panel.rate_label.text()
+    assert panel.progress_bar.value() == 7 and panel.start_button.isEnabled()
+    assert not panel.cancel_button.isEnabled()
+
+    panel.status_combo.setCurrentText("error")
+    assert panel.proxy.rowCount() == 1
+    assert panel.proxy.index(0, 0).data() == "broken0.png"
+    panel.status_combo.setCurrentText("All statuses")
+    panel.filter_edit.setText("film00")
+    assert panel.proxy.rowCount() == 6
+    panel.filter_edit.setText("")
+
+    # Sort by P(covid19), descending: numeric order, error rows last.
+    column = panel.model.headers().index("P(COVID-19)")
+    panel.table.sortByColumn(column, Qt.SortOrder.DescendingOrder)
+    shown = [panel.proxy.index(r, column).data() for r in range(panel.proxy.rowCount())]
+    values = [float(v) for v in shown if v]
+    assert values == sorted(values, reverse=True) and shown[-1] == ""
+
+    # Double-clicking a row opens that film in the viewer.
+    row = next(r for r in range(panel.proxy.rowCount()) if panel.proxy.index(r, 1).data() == "ok")
+    name = panel.proxy.index(row, 0).data()
+    with qtbot.waitSignal(window.film_loaded, timeout=30000):
+        panel.table.doubleClicked.emit(panel.proxy.index(row, 0))
+    assert Path(window.session.radiograph.source).name == name
+    assert window.tabs.currentWidget() is window.viewer
+
+
+def test_cancel_in_the_middle(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    folder = make_folder(tmp_path / "many", 40)
+    seen = []
+
+    def on_row(progress) -> None:  # type: ignore[no-untyped-def]
+        # Runs on the inference thread (direct connection): cancel after the 3rd film, as the
+        # Cancel button does (it only sets the worker's thread-safe abort flag).
+        seen.append(progress.done)
+        if progress.done == 3:
+            worker.quit()
+
+    with qtbot.waitSignal(window.screening_finished, timeout=120000) as blocker:
+        worker = window.start_screening(str(folder), True)
+        worker.yielded.connect(on_row, Qt.ConnectionType.DirectConnection)
+        window.batch_panel.cancel_button.isEnabled()
+    summary = blocker.args[0]
+    panel = window.batch_panel
+    assert summary.cancelled
+    assert 3 <= panel.model.rowCount() < 40  # partial results stay
+    assert panel.model.rowCount() == summary.done == len(seen)
+    assert panel.cancelled and not panel.running
+    assert "Cancelled" in panel.rate_label.text()
+    assert panel.start_button.isEnabled() and not panel.cancel_button.isEnabled()
+    assert panel.export_csv_button.isEnabled()
+    assert not window.screening_running
+    # The app is still healthy: a second run completes.
+    small = make_folder(tmp_path / "small", 2)
+    assert run_screening(qtbot, window, small).done == 2
+
+
+def test_cancel_button(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    folder = make_folder(tmp_path / "many", 30)
+    with qtbot.waitSignal(window.screening_finished, timeout=120000) as blocker:
+        window.start_screening(str(folder), True)
+        assert window.batch_panel.cancel_button.isEnabled()
+        qtbot.mouseClick(window.batch_panel.cancel_button, Qt.MouseButton.LeftButton)
+        assert window.batch_panel.cancelled
+    assert blocker.args[0].cancelled
+    assert window.batch_panel.model.rowCount() == blocker.args[0].done <= 30
+
+
+def test_export_csv_and_pdf_with_the_cli_writers(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    folder = make_folder(tmp_path / "films", 3, broken=1)
+    run_screening(qtbot, window, folder)
+    csv_path = tmp_path / "out" / "report.csv"
+    csv_path.parent.mkdir()
+    with qtbot.waitSignal(window.exported, timeout=30000):
+        window.export_screening(str(csv_path), "csv")
+    rows = read_csv_report(csv_path)
+    assert [r["file"] for r in rows] == [r.file for r in window.batch_panel.model.results]
+    assert {r["status"] for r in rows} == {"ok", "error"}
+    ok = next(r for r in rows if r["status"] == "ok")
+    result = next(r for r in window.batch_panel.model.results if r.file == ok["file"])
+    assert float(ok["p_covid19"]) == pytest.approx(result.prediction.probability("covid19"), abs=1e-4)
+
+    pdf_path = tmp_path / "out" / "report.pdf"
+    with qtbot.waitSignal(window.exported, timeout=60000):
+        window.export_screening(str(pdf_path), "pdf")
+    assert pdf_path.read_bytes()[:5] == b"%PDF-"
+    if shutil.which("pdftotext"):
+        import subprocess
+
+        text = subprocess.run(["pdftotext", str(pdf_path), "-"], capture_output=True, text=True).stdout
+        assert "not a medical device" in text.lower()
+
+
+def test_export_to_a_missing_folder_shows_an_error(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run_screening(qtbot, window, make_folder(tmp_path / "films", 1))
+    target = tmp_path / "nope" / "report.csv"
+    with qtbot.waitSignal(window.error_shown, timeout=30000) as blocker:
+        window.export_screening(str(target), "csv")
+    assert "nope" in blocker.args[0].message
+    assert blocker.args[0].expected
+
+
+def test_folder_drop_starts_screening(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    folder = make_folder(tmp_path / "dropped", 2)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(folder))])
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    with qtbot.waitSignal(window.screening_finished, timeout=60000) as blocker:
+        window.dropEvent(event)
+    assert blocker.args[0].done == 2
+    assert window.tabs.currentWidget() is window.batch_panel
