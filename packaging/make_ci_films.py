@@ -27,7 +27,9 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".dcm"}
 def find_data(explicit: Path | None) -> Path | None:
     import os
 
-    for candidate in (explicit, os.environ.get("RADIVIEW_DATA"), REPO.parent / "shared" / "data"):
+    if explicit is not None:  # an explicit folder wins, even a missing one (then: synthetic films)
+        return explicit if explicit.is_dir() else None
+    for candidate in (os.environ.get("RADIVIEW_DATA"), REPO.parent / "shared" / "data"):
         if candidate and Path(candidate).is_dir():
             return Path(candidate)
     return None
