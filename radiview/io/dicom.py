@@ -27,7 +27,9 @@ from typing import Any
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
+from pydicom.encaps import get_frame
 from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, get_decoder
 from pydicom.pixels import pixel_array as decode_pixel_array
 from pydicom.uid import (
@@ -48,6 +50,7 @@ from pydicom.uid import (
     JPEGLSNearLossless,
     RLELossless,
 )
+from pydicom.valuerep import PersonName
 
 from radiview.errors import (
     CorruptFileError,
@@ -99,6 +102,7 @@ DECODER_PACKAGE: dict[str, str] = {
     RLELossless: "pylibjpeg-rle",
 }
 
+_JPEG_FAMILY = frozenset({JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLossless, JPEGLosslessSV1})
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 _COLOR_PHOTOMETRICS = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420")
 _TAG_VALUE_CHARS = 120
@@ -255,13 +259,17 @@ def _build_radiograph(ds: Dataset, path: Path) -> Radiograph:
     warnings: list[str] = []
 
     plugin = _select_plugin(tsyntax, path) if keyword == "PixelData" else ""
+    if plugin == "gdcm" and tsyntax in _JPEG_FAMILY:
+        _check_jpeg_frame(ds, frames, rows, columns, path)
     try:
         arr = decode_pixel_array(ds, index=0 if frames > 1 else None, decoding_plugin=plugin)
     except RadiviewError:
         raise
     except MemoryError:
         raise ImageTooLargeError("not enough memory to decode this image", path) from None
-    except Exception as exc:
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # also Rust panics from pylibjpeg-rle (a BaseException)
         raise CorruptFileError(
             f"pixel data cannot be decoded ({tsyntax.name or tsyntax}): {describe_exception(exc)}", path
         ) from None
@@ -273,6 +281,7 @@ def _build_radiograph(ds: Dataset, path: Path) -> Radiograph:
     window: Window | None = None
     was_color = False
     metadata = _display_metadata(ds, tsyntax, rows, columns, frames)
+    metadata["decoder"] = plugin or "pydicom"
 
     if photometric == "PALETTE COLOR" and samples == 1:
         try:
@@ -316,6 +325,57 @@ def _build_radiograph(ds: Dataset, path: Path) -> Radiograph:
         metadata=metadata,
         warnings=tuple(warnings),
     )
+
+
+def _check_jpeg_frame(ds: Dataset, frames: int, rows: int, columns: int, path: Path) -> None:
+    """Refuse a structurally broken JPEG codestream before GDCM sees it.
+
+    GDCM aborts the whole process (an uncaught C++ exception) on some damaged JPEG headers,
+    so the marker segments up to the start of scan are walked here first and the frame
+    header must match Rows × Columns. Damage inside the entropy-coded data is left to GDCM,
+    which reports it as an ordinary error.
+    """
+    try:
+        frame = get_frame(ds.PixelData, 0, number_of_frames=frames)
+    except Exception as exc:
+        raise CorruptFileError(f"damaged encapsulated pixel data ({describe_exception(exc)})", path) from None
+    problem = jpeg_header_problem(bytes(frame[: 65536 * 4]), rows, columns)
+    if problem:
+        raise CorruptFileError(f"damaged JPEG pixel data: {problem}", path)
+
+
+def jpeg_header_problem(stream: bytes, rows: int, columns: int) -> str | None:
+    """What is wrong with a JPEG stream's marker segments before the scan, or None."""
+    if not stream.startswith(b"\xff\xd8"):
+        return "no start-of-image marker"
+    i, sof_seen = 2, False
+    while i + 4 <= len(stream):
+        if stream[i] != 0xFF:
+            return f"bad marker at byte {i}"
+        code = stream[i + 1]
+        if code == 0xFF:  # fill byte
+            i += 1
+            continue
+        if code == 0x01 or 0xD0 <= code <= 0xD8:
+            i += 2
+            continue
+        if code == 0xD9:
+            return "image ends before any scan"
+        length = int.from_bytes(stream[i + 2 : i + 4], "big")
+        if length < 2 or i + 2 + length > len(stream):
+            return f"bad segment length at byte {i}"
+        if 0xC0 <= code <= 0xCF and code not in (0xC4, 0xC8, 0xCC):
+            if length < 8:
+                return "short frame header"
+            height = int.from_bytes(stream[i + 5 : i + 7], "big")
+            width = int.from_bytes(stream[i + 7 : i + 9], "big")
+            if width != columns or height not in (0, rows):
+                return f"frame header says {width} × {height}, DICOM header {columns} × {rows}"
+            sof_seen = True
+        if code == 0xDA:
+            return None if sof_seen else "scan before frame header"
+        i += 2 + length
+    return "truncated before the scan"
 
 
 def _number_of_frames(ds: Dataset) -> int:
@@ -490,8 +550,10 @@ def _text(ds: Dataset, keyword: str) -> str:
         return ""
     if value is None:
         return ""
-    if not isinstance(value, str | bytes) and hasattr(value, "__iter__"):
+    if isinstance(value, MultiValue | list | tuple):
         return "\\".join(str(v) for v in value).strip()
+    if isinstance(value, PersonName):
+        return " ".join(part for part in str(value).split("^") if part).strip()
     return str(value).strip()
 
 
@@ -542,7 +604,7 @@ def _iter_tag_rows(ds: Dataset, depth: int, max_chars: int) -> Iterator[tuple[st
             text = f"<{len(value)} bytes>"
         elif value is None:
             text = ""
-        elif not isinstance(value, str) and hasattr(value, "__iter__"):
+        elif isinstance(value, MultiValue | list | tuple):
             text = "\\".join(str(v) for v in value)
         else:
             text = str(value)
