@@ -241,7 +241,11 @@ def _select_plugin(tsyntax: UID, path: Path) -> str:
 
 def _build_radiograph(ds: Dataset, path: Path) -> Radiograph:
     keyword = _pixel_keyword(ds)
+    if len(ds) == 0:  # pydicom returns an empty data set when the file ends mid-element
+        raise CorruptFileError("truncated or damaged DICOM file: no data elements could be read", path)
     if keyword is None:
+        if "Rows" in ds or "BitsAllocated" in ds:  # an image header whose pixel data is cut off
+            raise CorruptFileError("truncated DICOM file: the image's pixel data is missing or cut off", path)
         sop = ds.get("SOPClassUID")
         what = f" ({getattr(sop, 'name', sop)})" if sop else ""
         raise MissingPixelDataError(f"DICOM file has no pixel data{what}", path)
