@@ -1,0 +1,26 @@
+"""``python -m training`` / ``radiview-train``: train, evaluate, calibrate and export RadiView's model."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Sequence
+
+from training.train import get_args_parser
+from training.train import main as train_main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = get_args_parser().parse_args(argv)
+    args.command = shlex.join(["python -m training", *argv])
+    try:
+        train_main(args)
+    except KeyboardInterrupt:
+        print("interrupted; continue with --resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""Write the app's model bundle (one bundle, replaced in place) and prove it reloads to the same model.
+
+After ``write_bundle`` the bundle is loaded back through ``radiview.inference.Classifier.from_bundle`` —
+the app's own loader, hash check included — and its logits, calibrated probabilities and gate scores on
+test films are compared with the in-memory model (float16 storage tolerance).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from radiview import RESEARCH_NOTICE
+from radiview.inference.bundle import GATE_PREFIX, ModelCard, write_bundle
+from radiview.inference.gate import mahalanobis_scores
+from radiview.inference.network import RadiviewNet
+from radiview.inference.preprocess import PreprocessConfig, to_input_tensor
+from training.data.dataset import ImageCache
+from training.data.sources import LABELS
+
+logger = logging.getLogger("radiview.training")
+
+MODEL_NAME = "radiview-mobilenetv3-small"
+
+INTENDED_USE = (
+    "Research and education: a second reader that sorts frontal (PA/AP) chest radiographs into normal, "
+    "bacterial pneumonia, viral pneumonia or COVID-19 and shows Grad-CAM attention, for people studying "
+    "such models. " + RESEARCH_NOTICE + " Out of scope: lateral views, CT, children or adults outside the "
+    "training sources' populations, any clinical triage."
+)
+
+LIMITATIONS = (
+    "Age/source confound: every COVID-19 film is an adult film (ieee8023, actualmed, figure1, many of them "
+    "figures from publications), bacterial and viral pneumonia are almost all pediatric Kermany films, and "
+    "the adult normals come from one source (cxr_radiography, RSNA/NIH). The model can learn age, body size "
+    "or source instead of disease; see metrics.by_source, metrics.by_age_group and metrics.shortcut.",
+    "Adult pneumonia other than COVID-19 is nearly absent from training (45 ieee8023 films), so an adult "
+    "bacterial or viral pneumonia is likely to be called COVID-19.",
+    "Bacterial vs viral pneumonia labels come from Kermany file names only, and the two are often confused "
+    "(see the confusion matrix); the split between them is the weakest part of the model.",
+    "No external validation: all figures are on a patient-disjoint test split of the same sources.",
+    "Trained on 8-bit JPEG re-encodings (longest side ≤ 512 px, some sources 224×224); DICOM films are "
+    "windowed by their default window, which may differ from what the training films went through.",
+    "The input gate (Mahalanobis distance on ImageNet backbone features) was fitted without any "
+    "out-of-distribution images; it refuses most lateral films, CT slices and other images but not all, "
+    "and it does not detect every unusual frontal film.",
+)
+
+
+def card_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The JSON-ready subset of a run's metrics that goes into the card (no per-epoch history, no curves)."""
+    test = metrics["test"]
+    return {
+        "split": "test (patient-disjoint, never used for any choice)",
+        "n": test["n"],
+        "accuracy": test["accuracy"],
+        "macro_auc": test["macro_auc"],
+        "per_class": test["per_class"],
+        "confusion_matrix": {"rows_true_cols_predicted": list(LABELS), "matrix": test["confusion_matrix"]},
+        "ci95": test["ci95"],
+        "by_source": {k: _short(v) for k, v in test["by_source"].items()},
+        "by_age_group": {k: _short(v) for k, v in test["by_age_group"].items()},
+        "shortcut": test["shortcut"],
+        "calibration": metrics["calibration"],
+        "gate": metrics["gate"],
+        "val": {"accuracy": metrics["val"]["accuracy"], "macro_auc": metrics["val"]["macro_auc"]},
+    }
+
+
+def _short(report: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "n": report["n"],
+        "accuracy": report["accuracy"],
+        "macro_auc": report["macro_auc"],
+        "sensitivity": {k: v["sensitivity"] for k, v in report["per_class"].items() if v["n"]},
+    }
+
+
+def bundle_state(
+    net: RadiviewNet, class_means: np.ndarray, precision: np.ndarray, half: bool = True
+) -> dict[str, torch.Tensor]:
+    """Network weights (float16 when ``half``: ~5 MB) plus the gate's tensors, always float32: the
+    precision matrix's entries span too many decades for float16 (overflow to inf)."""
+    state = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
+             for k, v in net.state_dict().items()}
+    state[GATE_PREFIX + "class_means"] = torch.as_tensor(np.asarray(class_means), dtype=torch.float32)
+    state[GATE_PREFIX + "precision"] = torch.as_tensor(np.asarray(precision), dtype=torch.float32)
+    return state
+
+
+def export_bundle(
+    out_dir: str | Path,
+    net: RadiviewNet,
+    metrics: dict[str, Any],
+    data_summary: dict[str, Any],
+    config: PreprocessConfig,
+    architecture: dict[str, Any],
+    args: argparse.Namespace,
+    command: str,
+    splits: dict[str, ImageCache] | None = None,
+    half: bool = True,
+) -> ModelCard:
+    """Write ``model.pt`` + ``model_card.json`` into ``out_dir`` (replacing what is there), then verify."""
+    from training.train import git_commit
+
+    gate = metrics["_gate_params"]
+    ood = metrics["gate"].get("ood", {})
+    fields = {
+        "name": MODEL_NAME,
+        "version": args.model_version,
+        "architecture": architecture,
+        "labels": list(LABELS),
+        "preprocessing": config.to_dict(),
+        "temperature": metrics["calibration"]["temperature"],
+        "thresholds": metrics["thresholds"],
+        "gate": {
+            "method": "mahalanobis",
+            "threshold": float(gate["threshold"]),
+            "min_std": args.gate_min_std,
+            "max_colorfulness": args.gate_max_colorfulness,
+            "acceptance_rate": args.gate_acceptance,
+            "features": "pooled features.12 output (576-d), min over classes, shared Ledoit-Wolf covariance",
+            "fitted_on": "train split (clean pass); threshold from val",
+            "ood_refusal_rate": ood.get("refusal_rate"),
+            "ood_refusal_by_kind": {k: v["refusal_rate"] for k, v in ood.get("by_kind", {}).items()},
+            "test_acceptance": metrics["gate"]["test_acceptance"],
+            "test_acceptance_by_source": metrics["gate"]["test_acceptance_by_source"],
+        },
+        "gradcam_target_layer": "features.12",
+        "metrics": card_metrics(metrics),
+        "training_data": data_summary,
+        "recipe": {
+            "command": command,
+            "commit": git_commit(),
+            "seed": args.seed,
+            "mode": args.mode,
+            "epochs": metrics["epochs"],
+            "best_epoch": metrics["best_epoch"],
+            "select_metric": args.select_metric,
+            "augment": args.augment,
+            "feature_passes": args.feature_passes if args.mode == "frozen" else None,
+            "optimizer": f"Adam lr {args.lr} batch {args.batch_size} weight_decay {args.weight_decay}",
+            "label_smoothing": args.label_smoothing,
+            "oversample": args.oversample,
+            "backbone_weights": Path(args.backbone_weights).name if args.backbone_weights else "none",
+            "backbone_weights_attribution": "MobileNetV3 ImageNet checkpoint © Google, Apache-2.0",
+            "storage": "float16" if half else "float32",
+        },
+        "intended_use": INTENDED_USE,
+        "limitations": list(LIMITATIONS),
+        "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
+    }
+    state = bundle_state(net, gate["class_means"], gate["precision"], half=half)
+    card = write_bundle(out_dir, fields, state, half=False)  # halving done above, gate excepted
+    if splits is not None and len(splits["test"].images):
+        check = verify_bundle(out_dir, net, gate, card.temperature, splits["test"].images[:16], config)
+        logger.info("bundle reload check: %s", check)
+    return card
+
+
+def verify_bundle(
+    out_dir: str | Path,
+    net: RadiviewNet,
+    gate: dict[str, Any],
+    temperature: float,
+    images_u8: np.ndarray,
+    config: PreprocessConfig,
+    logit_atol: float = 0.05,
+    prob_atol: float = 0.01,
+) -> dict[str, float]:
+    """Reload through the app's ``Classifier.from_bundle`` and compare with the in-memory model.
+
+    Raises AssertionError when logits, calibrated probabilities or the gate's verdicts disagree beyond
+    float16 storage error.
+    """
+    from radiview.inference import Classifier
+
+    clf = Classifier.from_bundle(out_dir, device="cpu")
+    batch = torch.stack([to_input_tensor(img.astype(np.float32) / 255.0, config) for img in images_u8])
+    net.eval()
+    with torch.no_grad():
+        feats = net.forward_features(batch)
+        ref_logits = net.head(feats)
+        new_logits = clf.network(batch)
+    ref_probs = torch.softmax(ref_logits.double() / temperature, dim=1).numpy()
+    preds = clf.predict_tensors(batch, [None] * len(batch))
+    new_probs = np.asarray([p.probabilities for p in preds])
+    ref_scores = mahalanobis_scores(feats, gate["class_means"], gate["precision"])
+    new_scores = np.asarray([p.gate.score for p in preds])
+    out = {
+        "max_logit_diff": float((ref_logits - new_logits).abs().max()),
+        "max_prob_diff": float(np.abs(ref_probs - new_probs).max()),
+        "max_gate_score_rel_diff": float(
+            np.max(np.abs(ref_scores - new_scores) / np.maximum(ref_scores, 1e-6))
+        ),
+        "top_label_agreement": float((ref_probs.argmax(1) == new_probs.argmax(1)).mean()),
+    }
+    if out["max_logit_diff"] > logit_atol or out["max_prob_diff"] > prob_atol:
+        raise AssertionError(f"reloaded bundle disagrees with the trained model: {out}")
+    if out["max_gate_score_rel_diff"] > 0.02:
+        raise AssertionError(f"reloaded gate scores disagree with the fitted gate: {out}")
+    return out

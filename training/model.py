@@ -1,0 +1,98 @@
+"""The app's own network (``radiview.inference.network``) plus what training needs around it:
+backbone weights, freezing, BatchNorm handling and batched feature extraction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from radiview.inference.network import RadiviewNet, build_network, load_backbone_weights
+from radiview.inference.preprocess import PreprocessConfig, to_input_tensor
+
+logger = logging.getLogger("radiview.training")
+
+DEFAULT_BACKBONE_WEIGHTS = "../shared/weights/mobilenet_v3_small_imagenet_tfslim_qat.pth"
+
+
+def architecture_of(hidden: int = 2500, dropout: float = 0.5, num_classes: int = 4) -> dict[str, Any]:
+    return {"backbone": "mobilenet_v3_small", "num_classes": num_classes, "hidden": hidden,
+            "dropout": dropout}
+
+
+def build_model(architecture: dict[str, Any], backbone_weights: str = "none") -> RadiviewNet:
+    """The app's network with ImageNet backbone weights from a ``.pth`` file, torchvision's cache
+    (``torchvision``), or none (random init, for tests)."""
+    net = build_network(architecture)
+    if backbone_weights in ("", "none"):
+        return net
+    if backbone_weights == "torchvision":
+        import torchvision
+
+        weights = torchvision.models.MobileNet_V3_Small_Weights.IMAGENET1K_V1
+        state = weights.get_state_dict(progress=False)  # downloads unless cached in TORCH_HOME
+    else:
+        path = Path(backbone_weights)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: backbone weights not found")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    load_backbone_weights(net, state)
+    return net
+
+
+def freeze_backbone(net: RadiviewNet, trainable_from: int | None = None) -> None:
+    """Freeze ``features`` (all of it, or the blocks before ``trainable_from``)."""
+    for i, block in enumerate(net.features):
+        trainable = trainable_from is not None and i >= trainable_from
+        for p in block.parameters():
+            p.requires_grad_(trainable)
+
+
+def set_backbone_bn_eval(net: RadiviewNet) -> None:
+    """Keep the backbone's BatchNorm statistics fixed (the TF-slim ones are approximate; batches are small).
+
+    Call after every ``net.train()``: train() flips them back.
+    """
+    for module in net.features.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.eval()
+
+
+@torch.no_grad()
+def extract_features(
+    net: RadiviewNet,
+    images_u8: np.ndarray,
+    config: PreprocessConfig,
+    augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+    seed: int = 0,
+    batch_size: int = 64,
+    device: str = "cpu",
+    progress: bool = False,
+    desc: str = "features",
+) -> np.ndarray:
+    """Pooled backbone features (N, 576) float32 of cached films, optionally augmented (one pass)."""
+    from tqdm import tqdm
+
+    net.eval().to(device)
+    out = np.zeros((len(images_u8), net.head[0].in_features), dtype=np.float32)
+    for start in tqdm(range(0, len(images_u8), batch_size), desc=desc, disable=not progress, mininterval=5):
+        batch = []
+        for i in range(start, min(start + batch_size, len(images_u8))):
+            image = images_u8[i].astype(np.float32) / 255.0
+            if augment is not None:
+                image = augment(image, np.random.default_rng((seed, i)))
+            batch.append(to_input_tensor(image, config))
+        x = torch.stack(batch).to(device)
+        out[start : start + len(batch)] = net.forward_features(x).cpu().numpy()
+    return out
+
+
+def pick_device(name: str = "auto") -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name

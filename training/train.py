@@ -1,0 +1,771 @@
+"""Training entry (torchvision references style): ``get_args_parser()`` → ``main(args)``.
+
+Two modes on the same network the app runs (``radiview.inference.network.RadiviewNet``):
+
+* ``frozen`` (default, the paper's method, minutes on a CPU): the ImageNet backbone is fixed, so its
+  pooled features are computed once for a clean pass of every film plus ``--feature-passes``
+  augmented passes of the train split; the head then trains for many epochs over those features.
+* ``finetune``: the backbone trains too (``--backbone-lr-factor``), optionally data-parallel under
+  ``torchrun --nproc_per_node N`` (DDP; gloo on CPU, nccl on CUDA; only rank 0 writes).
+
+Every run directory gets args.json, config.json, train.log, splits.csv, checkpoint.pt (atomic, every
+epoch; ``--resume`` continues it), metrics.json and plots; ``--export DIR`` writes the app's bundle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import logging
+import os
+import random
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, Sampler
+
+from radiview.inference.preprocess import PreprocessConfig
+from training.augment import AUGMENTATIONS, build_augment
+from training.calibrate import (
+    expected_calibration_error,
+    fit_gate_features,
+    fit_temperature,
+    gate_threshold,
+    softmax,
+)
+from training.data.dataset import FilmDataset, ImageCache, build_image_cache, loader_name, prepare_films
+from training.data.merge import merge_records, remove_near_duplicates
+from training.data.sources import LABELS, Record, filter_sources, load_source
+from training.data.splits import SPLITS, assert_patient_disjoint, count_table, split_by_patient
+from training.evaluate import evaluate, full_report, roc_curve, summarize
+from training.model import (
+    DEFAULT_BACKBONE_WEIGHTS,
+    architecture_of,
+    build_model,
+    extract_features,
+    freeze_backbone,
+    pick_device,
+    set_backbone_bn_eval,
+)
+
+logger = logging.getLogger("radiview.training")
+
+
+def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Train RadiView's chest X-ray classifier", add_help=add_help)
+    p.add_argument("--data", action="append", default=[], metavar="PATH",
+                   help="manifest CSV, class-folder tree or Kermany chest_xray folder (repeatable)")
+    p.add_argument("--sources", default="", help="e.g. 'kermany,ieee8023' (only these) or '-figure1' (not)")
+    p.add_argument("--output-dir", default="runs/latest", help="run directory")
+    p.add_argument("--mode", choices=("frozen", "finetune"), default="frozen")
+    p.add_argument("--backbone-weights", default=DEFAULT_BACKBONE_WEIGHTS,
+                   help="ImageNet .pth, 'torchvision' (IMAGENET1K_V1, cached download) or 'none'")
+    p.add_argument("--input-size", type=int, default=224)
+    p.add_argument("--hidden", type=int, default=2500)
+    p.add_argument("--dropout", type=float, default=0.5)
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--backbone-lr-factor", type=float, default=0.1, help="finetune: backbone lr = lr × this")
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--bn-train", action="store_true", help="finetune: let backbone BatchNorm update")
+    p.add_argument("--augment", choices=AUGMENTATIONS, default="source")
+    p.add_argument("--feature-passes", type=int, default=4, help="frozen: augmented passes of train")
+    p.add_argument("--no-oversample", dest="oversample", action="store_false",
+                   help="do not expand every class to the largest class's count each epoch")
+    p.add_argument("--select-metric", choices=("balanced_accuracy", "accuracy", "macro_auc", "neg_loss"),
+                   default="balanced_accuracy", help="val metric that picks the best epoch")
+    p.add_argument("--split", default="0.7,0.15,0.15", help="train,val,test fractions (by patient)")
+    p.add_argument("--dedup-distance", type=int, default=4,
+                   help="dHash bits within which films are duplicate candidates (-1: no de-duplication)")
+    p.add_argument("--dedup-correlation", type=float, default=0.97,
+                   help="32×32 thumbnail correlation that confirms a candidate as a near-duplicate")
+    p.add_argument("--gate-acceptance", type=float, default=0.99, help="share of val films the gate accepts")
+    p.add_argument("--gate-min-std", type=float, default=0.02)
+    p.add_argument("--gate-max-colorfulness", type=float, default=0.08)
+    p.add_argument("--ood", default="",
+                   help="manifest CSV (file, kind) of non-CXR images to evaluate the gate on")
+    p.add_argument("--expand", type=int, default=0, metavar="N",
+                   help="write an offline augmented train copy with N films per class, then stop")
+    p.add_argument("--export", default="", metavar="DIR", help="write the app's model bundle here")
+    p.add_argument("--model-version", default="1.0.0")
+    p.add_argument("--n-boot", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=0, help="processes that decode films")
+    p.add_argument("--cache-dir", default="runs/.cache", help="decoded-film/feature cache ('' to disable)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (0: torch's default; 1 is fastest on a busy shared machine)")
+    p.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/checkpoint.pt")
+    p.add_argument("--stop-after-epochs", type=int, default=0,
+                   help="end the run after this many epochs in this invocation (simulates an interruption)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bars (default: when stderr is a terminal)")
+    return p
+
+
+# ---------------------------------------------------------------------------------------------- setup
+
+
+class Distributed:
+    """WORLD_SIZE/RANK from torchrun; gloo on CPU, nccl on CUDA."""
+
+    def __init__(self, device: str) -> None:
+        self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.enabled = self.world_size > 1
+        if self.enabled and not dist.is_initialized():
+            backend = "nccl" if device.startswith("cuda") else "gloo"
+            dist.init_process_group(backend=backend)
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.enabled:
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.enabled and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def setup_logging(run_dir: Path, is_main: bool) -> None:
+    logger.setLevel(logging.INFO)
+    for h in list(logger.handlers):
+        if getattr(h, "_radiview_training", False):
+            logger.removeHandler(h)
+            h.close()
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if is_main:
+        handlers.append(logging.FileHandler(run_dir / "train.log", encoding="utf-8"))
+    for h in handlers:
+        h.setFormatter(fmt)
+        h._radiview_training = True  # type: ignore[attr-defined]
+        logger.addHandler(h)
+    logger.propagate = False
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Atomic JSON write (temp file in the same folder, then rename)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, default=_json_default)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj)}")
+
+
+def git_commit() -> str:
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "training", "radiview"], cwd=repo,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+# ----------------------------------------------------------------------------------------------- data
+
+
+def load_data(args: argparse.Namespace, config: PreprocessConfig, progress: bool) -> dict[str, Any]:
+    """Read, merge, relabel, decode, de-duplicate and split. Returns caches per split and a summary."""
+    if not args.data:
+        raise SystemExit("no --data given")
+    groups = [load_source(d) for d in args.data]
+    records = filter_sources(merge_records(groups), args.sources)
+    if not records:
+        raise SystemExit(f"no films with a known label in {args.data} (sources filter {args.sources!r})")
+    cache = build_image_cache(records, config, workers=args.workers, cache_dir=args.cache_dir or None,
+                              progress=progress)
+    duplicates: list[dict[str, str]] = []
+    given = [r.extras.get("split") for r in cache.records]
+    manifest_split = all(s in SPLITS for s in given)
+    if manifest_split:
+        # e.g. the --expand output: its augmented copies are meant to resemble their originals
+        logger.info("using the manifest's split column; near-duplicate removal skipped")
+    elif args.dedup_distance >= 0:
+        keep, pairs = remove_near_duplicates(cache.records, cache.images, args.dedup_distance,
+                                             args.dedup_correlation)
+        duplicates = [{"kept": cache.records[k].path, "removed": cache.records[d].path} for k, d in pairs]
+        cache = ImageCache([cache.records[i] for i in keep], cache.images[keep], cache.failures)
+    fractions = tuple(float(v) for v in args.split.split(","))
+    if manifest_split:
+        parts = {name: [i for i, s in enumerate(given) if s == name] for name in SPLITS}
+    else:
+        parts = split_by_patient(cache.records, fractions, seed=args.seed)
+    splits = {name: cache.subset(parts[name]) for name in SPLITS}
+    assert_patient_disjoint({name: s.records for name, s in splits.items()})
+    summary = {
+        "locations": list(args.data),
+        "sources_filter": args.sources,
+        "loader": loader_name(),
+        "films_listed": len(records),
+        "failed_to_load": len(cache.failures),
+        "near_duplicates_removed": len(duplicates),
+        "dedup": f"dHash 64-bit (9×8) within {args.dedup_distance} bits, confirmed by 32×32 thumbnail "
+                 f"correlation ≥ {args.dedup_correlation}; first occurrence kept",
+        "split": {"method": "from the manifest's split column" if manifest_split
+                  else "by patient, stratified by source and label", "fractions": list(fractions),
+                  "seed": args.seed},
+        "counts": {name: count_table(s.records) for name, s in splits.items()},
+        "totals": {name: len(s.records) for name, s in splits.items()},
+        "patients": {name: len({r.patient_id for r in s.records}) for name, s in splits.items()},
+    }
+    logger.info("films: %s (near-duplicates removed: %d, failed: %d)", summary["totals"], len(duplicates),
+                len(cache.failures))
+    return {"splits": splits, "summary": summary, "duplicates": duplicates}
+
+
+def write_splits_csv(path: Path, splits: dict[str, ImageCache]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["split", "path", "label", "source", "patient_id"])
+        for name, cache in splits.items():
+            for r in cache.records:
+                w.writerow([name, r.path, r.label, r.source, r.patient_id])
+
+
+def balanced_indices(labels: np.ndarray, rng: np.random.Generator, oversample: bool = True) -> np.ndarray:
+    """One epoch's shuffled indices; with ``oversample`` every class is topped up (random repeats) to the
+    largest class's count — the paper's expansion to equal class counts, redrawn each epoch."""
+    labels = np.asarray(labels)
+    if not oversample:
+        return rng.permutation(len(labels))
+    present = [k for k in np.unique(labels)]
+    target = max(int((labels == k).sum()) for k in present)
+    chunks = []
+    for k in present:
+        idx = np.flatnonzero(labels == k)
+        extra = rng.choice(idx, size=target - len(idx), replace=True) if target > len(idx) else idx[:0]
+        chunks.append(np.concatenate([idx, extra]))
+    return rng.permutation(np.concatenate(chunks))
+
+
+class BalancedSampler(Sampler[int]):
+    """``balanced_indices`` per epoch (seeded by seed+epoch), sharded across DDP ranks as DistributedSampler
+    shards."""
+
+    def __init__(self, labels: np.ndarray, seed: int, oversample: bool = True, rank: int = 0,
+                 world_size: int = 1) -> None:
+        self.labels = np.asarray(labels)
+        self.seed, self.oversample, self.rank, self.world_size = seed, oversample, rank, world_size
+        self.epoch = 0
+        self._len = len(balanced_indices(self.labels, np.random.default_rng(0), oversample))
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        idx = balanced_indices(self.labels, np.random.default_rng((self.seed, self.epoch)), self.oversample)
+        per_rank = -(-len(idx) // self.world_size)
+        idx = np.resize(idx, per_rank * self.world_size)  # pad by wrapping, as DistributedSampler does
+        return iter(idx[self.rank :: self.world_size].tolist())
+
+    def __len__(self) -> int:
+        return -(-self._len // self.world_size)
+
+
+# -------------------------------------------------------------------------------------------- training
+
+
+def train_one_epoch(
+    model: nn.Module,
+    criterion: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loader: Any,
+    device: str,
+    epoch: int,
+    progress: bool = False,
+    after_train_mode: Any = None,
+) -> dict[str, float]:
+    """One pass over ``loader`` (batches of (x, y)); returns mean loss and accuracy."""
+    from tqdm import tqdm
+
+    model.train()
+    if after_train_mode is not None:
+        after_train_mode()
+    total, correct, loss_sum = 0, 0, 0.0
+    for x, y in tqdm(loader, desc=f"epoch {epoch + 1}", disable=not progress, leave=False, mininterval=2):
+        x, y = x.to(device), torch.as_tensor(y).to(device)
+        logits = model(x)
+        loss = criterion(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        n = len(y)
+        total += n
+        loss_sum += float(loss.detach()) * n
+        correct += int((logits.detach().argmax(1) == y).sum())
+    return {"loss": loss_sum / max(total, 1), "accuracy": correct / max(total, 1)}
+
+
+class FeatureBatches:
+    """Frozen mode: batches of cached features; each film takes one random pass (clean or augmented)."""
+
+    def __init__(self, bank: np.ndarray, labels: np.ndarray, batch_size: int, seed: int, oversample: bool):
+        self.bank = torch.from_numpy(bank)  # (P, N, D)
+        self.labels = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+        self.batch_size, self.seed, self.oversample = batch_size, seed, oversample
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        rng = np.random.default_rng((self.seed, self.epoch))
+        idx = balanced_indices(self.labels.numpy(), rng, self.oversample)
+        passes = rng.integers(0, self.bank.shape[0], size=len(idx))
+        for s in range(0, len(idx), self.batch_size):
+            if len(idx) - s < 2 and s > 0:
+                break  # BatchNorm1d cannot train on a batch of one
+            i = torch.from_numpy(idx[s : s + self.batch_size])
+            p = torch.from_numpy(passes[s : s + self.batch_size])
+            yield self.bank[p, i], self.labels[i]
+
+    def __len__(self) -> int:
+        return -(-len(balanced_indices(self.labels.numpy(), np.random.default_rng(0), self.oversample))
+                 // self.batch_size)
+
+
+def _tensor_batches(
+    x: np.ndarray, y: np.ndarray, batch_size: int = 512
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [(torch.from_numpy(x[s : s + batch_size]), torch.from_numpy(y[s : s + batch_size]))
+            for s in range(0, len(x), batch_size)]
+
+
+def feature_bank(net: nn.Module, splits: dict[str, ImageCache], args: argparse.Namespace,
+                 config: PreprocessConfig, device: str, progress: bool) -> dict[str, np.ndarray]:
+    """Clean features of every split plus augmented passes of train, cached on disk when allowed."""
+    augment = build_augment(args.augment)
+    weights_id = hashlib.sha256(b"".join(v.detach().cpu().numpy().tobytes()
+                                         for v in net.features.state_dict().values())).hexdigest()[:12]
+    out: dict[str, np.ndarray] = {}
+    jobs: list[tuple[str, str, Any, int]] = [(f"{s}_clean", s, None, 0) for s in SPLITS]
+    if augment is not None:
+        jobs += [(f"train_aug{k}", "train", augment, k + 1) for k in range(args.feature_passes)]
+    for key, split, aug, pass_seed in jobs:
+        images = splits[split].images
+        digest = hashlib.sha256(images.tobytes()).hexdigest()[:12]
+        name = f"feat-{weights_id}-{digest}-{args.augment if aug else 'clean'}-{args.seed}-{pass_seed}.npy"
+        path = Path(args.cache_dir) / name if args.cache_dir else None
+        if path is not None and path.is_file():
+            out[key] = np.load(path)
+            continue
+        t0 = time.perf_counter()
+        feats = extract_features(net, images, config, augment=aug, seed=args.seed * 1000 + pass_seed,
+                                 device=device, progress=progress, desc=key)
+        logger.info("features %s: %d films in %.1f s (%.1f films/s)", key, len(images),
+                    time.perf_counter() - t0, len(images) / max(time.perf_counter() - t0, 1e-9))
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
+            with os.fdopen(fd, "wb") as fh:
+                np.save(fh, feats)
+            os.replace(tmp, path)
+        out[key] = feats
+    return out
+
+
+def metric_of(logits: np.ndarray, labels: np.ndarray, loss: float, name: str) -> float:
+    pred = logits.argmax(1)
+    if name == "accuracy":
+        return float((pred == labels).mean())
+    if name == "neg_loss":
+        return -loss
+    if name == "macro_auc":
+        from training.evaluate import macro_auc
+
+        return macro_auc(softmax(logits), labels)
+    sens = [float((pred[labels == k] == k).mean()) for k in np.unique(labels)]
+    return float(np.mean(sens))
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """torch.save to a temp file + fsync + rename: a crash leaves the previous checkpoint intact."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".checkpoint.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(state, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def rng_state() -> dict[str, Any]:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+def main(args: argparse.Namespace) -> dict[str, Any]:
+    """Run one training; returns the metrics dict (also written to OUTPUT_DIR/metrics.json)."""
+    t_start = time.perf_counter()
+    device = pick_device(args.device)
+    ddp = Distributed(device)
+    if ddp.enabled and device.startswith("cuda"):
+        device = f"cuda:{ddp.local_rank}"
+        torch.cuda.set_device(device)
+    run_dir = Path(args.output_dir)
+    if ddp.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    ddp.barrier()
+    setup_logging(run_dir, ddp.is_main)
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    progress = progress and ddp.is_main
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+    config = PreprocessConfig(input_size=(args.input_size, args.input_size))
+    architecture = architecture_of(args.hidden, args.dropout, len(LABELS))
+    command = getattr(args, "command", "") or shlex.join(["python", *sys.argv])
+    if ddp.is_main:
+        write_json(run_dir / "args.json", vars(args))
+        write_json(run_dir / "config.json", {
+            "preprocessing": config.to_dict(), "architecture": architecture, "labels": list(LABELS),
+            "device": device, "world_size": ddp.world_size, "torch": torch.__version__,
+            "command": command, "commit": git_commit(),
+        })
+    if ddp.enabled and args.mode == "frozen":
+        raise SystemExit("frozen mode runs in one process; use torchrun only with --mode finetune")
+
+    data = load_data(args, config, progress)
+    splits: dict[str, ImageCache] = data["splits"]
+    if ddp.is_main:
+        write_splits_csv(run_dir / "splits.csv", splits)
+    if args.expand:
+        if ddp.is_main:
+            write_expanded(run_dir / "expanded", splits, args)
+        ddp.close()
+        return {"expanded": str(run_dir / "expanded")}
+    y = {name: s.labels() for name, s in splits.items()}
+    if len(splits["train"].records) == 0 or len(splits["val"].records) == 0:
+        raise SystemExit("train or val split is empty: need more patients")
+
+    net = build_model(architecture, args.backbone_weights)
+    criterion = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+    timings: dict[str, float] = {"data_s": time.perf_counter() - t_start}
+
+    if args.mode == "frozen":
+        freeze_backbone(net)
+        t0 = time.perf_counter()
+        feats = feature_bank(net, splits, args, config, device, progress)
+        timings["features_s"] = time.perf_counter() - t0
+        aug_keys = sorted(k for k in feats if k.startswith("train_aug"))
+        bank = np.stack([feats["train_clean"]] + [feats[k] for k in aug_keys])
+        model: nn.Module = net.head
+        train_loader: Any = FeatureBatches(bank, y["train"], args.batch_size, args.seed, args.oversample)
+        val_loader: Any = _tensor_batches(feats["val_clean"], y["val"])
+        params = [{"params": net.head.parameters(), "lr": args.lr}]
+        after_train_mode = None
+    else:
+        freeze_backbone(net, trainable_from=0)
+        net.to(device)
+        model = net
+        if ddp.enabled:
+            model = nn.parallel.DistributedDataParallel(net, device_ids=[device] if device.startswith("cuda")
+                                                        else None)
+        augment = build_augment(args.augment)
+        train_ds = FilmDataset(splits["train"].images, y["train"], config, augment, seed=args.seed)
+        sampler = BalancedSampler(y["train"], args.seed, args.oversample, ddp.rank, ddp.world_size)
+        train_loader = _EpochLoader(DataLoader(train_ds, batch_size=args.batch_size, sampler=sampler,
+                                               num_workers=0, drop_last=len(sampler) > args.batch_size),
+                                    train_ds, sampler)
+        val_loader = DataLoader(FilmDataset(splits["val"].images, y["val"], config), batch_size=64)
+        params = [{"params": net.head.parameters(), "lr": args.lr},
+                  {"params": net.features.parameters(), "lr": args.lr * args.backbone_lr_factor}]
+        after_train_mode = None if args.bn_train else (lambda: set_backbone_bn_eval(net))
+    optimizer = torch.optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
+
+    ckpt_path = run_dir / "checkpoint.pt"
+    start_epoch, best_metric, best_state, history = 0, -float("inf"), None, []
+    if args.resume and ckpt_path.is_file():
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)  # our own file
+        net.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        set_rng_state(ckpt["rng"])
+        start_epoch, best_metric = ckpt["epoch"] + 1, ckpt["best_metric"]
+        best_state, history = ckpt["best_state"], ckpt["history"]
+        logger.info("resumed from %s at epoch %d (best %s %.4f)", ckpt_path, start_epoch + 1,
+                    args.select_metric, best_metric)
+    elif args.resume:
+        logger.info("no checkpoint at %s: starting fresh", ckpt_path)
+
+    t0 = time.perf_counter()
+    for epochs_run, epoch in enumerate(range(start_epoch, args.epochs), start=1):
+        train_loader.set_epoch(epoch)
+        stats = train_one_epoch(model, criterion, optimizer, train_loader, device, epoch, progress,
+                                after_train_mode)
+        if ddp.is_main:
+            logits, labels, vloss = evaluate(net if args.mode == "finetune" else model, val_loader, device)
+            metric = metric_of(logits, labels, vloss, args.select_metric)
+            record = {"epoch": epoch, "train_loss": stats["loss"], "train_accuracy": stats["accuracy"],
+                      "val_loss": vloss, "val_accuracy": float((logits.argmax(1) == labels).mean()),
+                      args.select_metric: metric}
+            history.append(record)
+            if metric > best_metric:
+                best_metric = metric
+                best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+            logger.info("epoch %d/%d train loss %.4f acc %.4f | val loss %.4f acc %.4f %s %.4f", epoch + 1,
+                        args.epochs, stats["loss"], stats["accuracy"], vloss, record["val_accuracy"],
+                        args.select_metric, metric)
+            save_checkpoint(ckpt_path, {
+                "model": net.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                "rng": rng_state(), "best_metric": best_metric, "best_state": best_state,
+                "history": history, "args": vars(args),
+            })
+        ddp.barrier()
+        if args.stop_after_epochs and epochs_run >= args.stop_after_epochs and epoch + 1 < args.epochs:
+            logger.info("stopping after %d epoch(s) as asked; continue with --resume", epochs_run)
+            ddp.close()
+            return {"stopped_at_epoch": epoch + 1, "history": history}
+    timings["train_s"] = time.perf_counter() - t0
+
+    if not ddp.is_main:
+        ddp.close()
+        return {}
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    net.eval()
+    metrics = finish(net, splits, y, args, config, device, progress, history, data, timings, architecture)
+    metrics["timings"]["total_s"] = time.perf_counter() - t_start
+    write_json(run_dir / "metrics.json", metrics)
+    if args.export:
+        from training.export import export_bundle
+
+        card = export_bundle(args.export, net, metrics, data["summary"], config, architecture, args,
+                             command=command, splits=splits)
+        logger.info("exported %s to %s", card.display_name, args.export)
+    ddp.close()
+    return metrics
+
+
+class _EpochLoader:
+    """A DataLoader whose dataset and sampler both hear ``set_epoch`` (augmentation and order per epoch)."""
+
+    def __init__(self, loader: DataLoader, dataset: FilmDataset, sampler: BalancedSampler) -> None:
+        self.loader, self.dataset, self.sampler = loader, dataset, sampler
+
+    def set_epoch(self, epoch: int) -> None:
+        self.dataset.set_epoch(epoch)
+        self.sampler.set_epoch(epoch)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.loader)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+
+def finish(net: nn.Module, splits: dict[str, ImageCache], y: dict[str, np.ndarray], args: argparse.Namespace,
+           config: PreprocessConfig, device: str, progress: bool, history: list[dict[str, float]],
+           data: dict[str, Any], timings: dict[str, float], architecture: dict[str, Any]) -> dict[str, Any]:
+    """Calibrate on val, fit the gate on train (threshold on val), evaluate on test, plot."""
+    from training import plots
+
+    run_dir = Path(args.output_dir)
+    t0 = time.perf_counter()
+    feats = {s: extract_features(net, splits[s].images, config, device=device, progress=progress,
+                                 desc=f"{s} clean") for s in SPLITS}
+    with torch.no_grad():
+        logits = {s: net.head(torch.from_numpy(feats[s]).to(device)).float().cpu().numpy() for s in SPLITS}
+    temperature = fit_temperature(logits["val"], y["val"])
+    probs_raw = {s: softmax(logits[s]) for s in SPLITS}
+    probs = {s: softmax(logits[s], temperature) for s in SPLITS}
+    calibration = {
+        "temperature": round(temperature, 4),
+        "fitted_on": "val (NLL, golden-section search on log T)",
+        "ece_15_bins": {
+            s: {"before": round(expected_calibration_error(probs_raw[s], y[s]), 4),
+                "after": round(expected_calibration_error(probs[s], y[s]), 4)} for s in ("val", "test")
+        },
+    }
+    thresholds = youden_thresholds(probs["val"], y["val"])
+
+    gate = fit_gate_features(feats["train"], y["train"], len(LABELS))
+    val_scores = gate.score(feats["val"])
+    threshold = gate_threshold(val_scores, args.gate_acceptance)
+    test_scores = gate.score(feats["test"])
+    std_ok = {s: splits[s].images.reshape(len(splits[s].images), -1).std(axis=1) / 255.0 >= args.gate_min_std
+              for s in ("val", "test")}
+    test_accept = (test_scores <= threshold) & std_ok["test"]
+    sources = np.asarray([r.source for r in splits["test"].records])
+    gate_metrics: dict[str, Any] = {
+        "fitted_on": "train split, clean pooled backbone features (576-d)",
+        "threshold_rule": f"accept {args.gate_acceptance:.0%} of val films",
+        "val_acceptance": round(float(((val_scores <= threshold) & std_ok["val"]).mean()), 4),
+        "test_acceptance": round(float(test_accept.mean()), 4),
+        "test_acceptance_by_source": {s: round(float(test_accept[sources == s].mean()), 4)
+                                      for s in sorted(set(sources.tolist()))},
+    }
+    if args.ood:
+        gate_metrics["ood"] = evaluate_gate_ood(net, gate, threshold, args, config, device)
+    gate_params = {"threshold": threshold, "class_means": gate.class_means, "precision": gate.precision}
+
+    report = full_report(probs["test"], y["test"], splits["test"].records, n_boot=args.n_boot, seed=args.seed)
+    val_report = summarize(probs["val"], y["val"])
+    timings["evaluate_s"] = time.perf_counter() - t0
+    plots.write_curves(history, run_dir / "curves.png")
+    plots.write_confusion(np.asarray(report["confusion_matrix"]), LABELS, run_dir / "confusion_test.png")
+    plots.write_roc(probs["test"], y["test"], LABELS, run_dir / "roc_test.png")
+    _write_predictions(run_dir / "test_predictions.csv", splits["test"].records, probs["test"], test_scores,
+                       threshold)
+    logger.info("test: accuracy %.4f macro AUC %.4f | sens %s | ECE %.4f→%.4f (T=%.3f) | gate accepts %.4f",
+                report["accuracy"], report["macro_auc"],
+                {k: v["sensitivity"] for k, v in report["per_class"].items()},
+                calibration["ece_15_bins"]["test"]["before"], calibration["ece_15_bins"]["test"]["after"],
+                temperature, gate_metrics["test_acceptance"])
+    if "ood" in gate_metrics:
+        logger.info("gate on OOD: %s", gate_metrics["ood"])
+    return {
+        "mode": args.mode,
+        "epochs": len(history),
+        "best_epoch": int(np.argmax([h[args.select_metric] for h in history])) + 1 if history else 0,
+        "select_metric": args.select_metric,
+        "history": history,
+        "val": val_report,
+        "test": report,
+        "calibration": calibration,
+        "thresholds": thresholds,
+        "gate": gate_metrics,
+        "data": data["summary"],
+        "timings": timings,
+        "_gate_params": gate_params,
+        "_roc": {LABELS[k]: [a.tolist() for a in roc_curve(probs["test"][:, k], y["test"] == k)]
+                 for k in range(len(LABELS))},
+    }
+
+
+def youden_thresholds(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Per-label operating point on val: the calibrated probability maximising sensitivity + specificity."""
+    out = {}
+    for k, name in enumerate(LABELS):
+        pos = labels == k
+        if not pos.any() or pos.all():
+            out[name] = 0.5
+            continue
+        cands = np.unique(probs[:, k])
+        j = [(probs[pos, k] >= t).mean() + (probs[~pos, k] < t).mean() for t in cands]
+        out[name] = round(float(cands[int(np.argmax(j))]), 4)
+    return out
+
+
+def read_ood_manifest(csv_path: str | Path) -> list[tuple[str, str]]:
+    root = Path(csv_path).parent
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        return [(str(root / row["file"]), row.get("kind") or "other") for row in csv.DictReader(fh)]
+
+
+def evaluate_gate_ood(net: nn.Module, gate: Any, threshold: float, args: argparse.Namespace,
+                      config: PreprocessConfig, device: str) -> dict[str, Any]:
+    """Refusal rate per OOD kind (feature distance or near-uniform input), after everything was fitted."""
+    items = read_ood_manifest(args.ood)
+    images, ok, failures = prepare_films([p for p, _ in items], config, workers=args.workers)
+    kinds = np.asarray([k for _, k in items])[ok]
+    images = images[ok]
+    feats = extract_features(net, images, config, device=device)
+    scores = gate.score(feats)
+    std = images.reshape(len(images), -1).std(axis=1) / 255.0
+    refused = (scores > threshold) | (std < args.gate_min_std)
+    out: dict[str, Any] = {"n": len(items), "unreadable": len(failures),
+                           "refusal_rate": round(float(refused.mean()), 4) if len(refused) else None}
+    out["by_kind"] = {
+        k: {"n": int((kinds == k).sum()), "refusal_rate": round(float(refused[kinds == k].mean()), 4)}
+        for k in sorted(set(kinds.tolist()))
+    }
+    return out
+
+
+def _write_predictions(path: Path, records: Sequence[Record], probs: np.ndarray, scores: np.ndarray,
+                       threshold: float) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "label", "source", "patient_id", "predicted", *[f"p_{n}" for n in LABELS],
+                    "gate_score", "gate_accepted"])
+        for r, p, s in zip(records, probs, scores, strict=True):
+            w.writerow([r.path, r.label, r.source, r.patient_id, LABELS[int(p.argmax())],
+                        *[f"{v:.4f}" for v in p], f"{s:.3f}", int(s <= threshold)])
+
+
+def write_expanded(out_dir: Path, splits: dict[str, ImageCache], args: argparse.Namespace) -> None:
+    """The paper's offline expansion: augmented PNG copies of train films until each class has
+    ``--expand`` films (originals first), val/test copied un-augmented; manifest.csv keeps patient ids
+    and a split column (which ``load_data`` then honours)."""
+    from PIL import Image
+
+    augment = build_augment(args.augment if args.augment != "none" else "paper")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    rng = np.random.default_rng(args.seed)
+    for split, cache in splits.items():
+        labels = cache.labels()
+        for k, name in enumerate(LABELS):
+            idx = np.flatnonzero(labels == k)
+            if not len(idx):
+                continue
+            order = list(idx)
+            if split == "train" and args.expand > len(idx):
+                order += list(rng.choice(idx, size=args.expand - len(idx), replace=True))
+            for n, i in enumerate(order):
+                r = cache.records[i]
+                image = cache.images[i]
+                if n >= len(idx):  # an extra copy: augmented
+                    rng_i = np.random.default_rng((args.seed, n, int(i)))
+                    image = augment(image.astype(np.float32) / 255.0, rng_i)  # type: ignore[misc]
+                    image = np.rint(image * 255).astype(np.uint8)
+                rel = Path(split) / name / f"{Path(r.path).stem}-{n:05d}.png"
+                (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(image, mode="L").save(out_dir / rel)
+                rows.append({"file": rel.as_posix(), "label": name, "source": r.source,
+                             "patient_id": r.patient_id, "split": split, "original": r.path,
+                             "augmented": int(n >= len(idx))})
+    with (out_dir / "manifest.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    logger.info("wrote %d films (%s) to %s", len(rows), "augmented train copies included", out_dir)
