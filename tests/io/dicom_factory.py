@@ -46,12 +46,19 @@ SYNTAXES: dict[str, UID] = {
 }
 
 
-def gradient_image(rows: int = 64, columns: int = 48, bits: int = 12, signed: bool = False, seed: int = 0):
-    """A smooth chest-like test image with noise that uses most of the ``bits`` range."""
+def gradient_image(
+    rows: int = 64,
+    columns: int = 48,
+    bits: int = 12,
+    signed: bool = False,
+    seed: int = 0,
+    noise: float = 0.05,
+):
+    """A smooth test image plus Gaussian noise (std ``noise`` of full scale) over most of ``bits``."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:rows, 0:columns]
     base = 0.5 + 0.35 * np.sin(x / max(columns, 1) * 3.0) * np.cos(y / max(rows, 1) * 2.0)
-    base = base + rng.normal(0.0, 0.05, size=(rows, columns))
+    base = base + rng.normal(0.0, noise, size=(rows, columns))
     top = 2**bits - 1
     values = np.clip(np.rint(base * top), 0, top).astype(np.int64)
     values[0, 0], values[-1, -1] = 0, top  # touch both ends of the range
