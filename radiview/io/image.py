@@ -142,6 +142,7 @@ def read_image(path: str | os.PathLike[str]) -> Radiograph:
             check_pixel_count(im.height, im.width, p)
             fmt = str(im.format or kind.upper())
             mode = im.mode
+            pages = int(getattr(im, "n_frames", 1) or 1)
             transposed = ImageOps.exif_transpose(im)
             transposed.load()
             pixels, bits, rgb = _gray_pixels(transposed, p)
@@ -166,6 +167,8 @@ def read_image(path: str | os.PathLike[str]) -> Radiograph:
         "size": f"{pixels.shape[1]} × {pixels.shape[0]}",
         "bits": str(bits),
     }
+    if pages > 1:
+        warnings.append(f"multi-page {fmt} ({pages} pages): showing the first page only")
     photometric = "MONOCHROME2"
     if rgb is not None:
         photometric = "RGB"

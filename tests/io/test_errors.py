@@ -105,3 +105,17 @@ def test_readers_refuse_the_other_format(tmp_path: Path) -> None:
 
 def test_pixel_limit_is_documented_and_sane() -> None:
     assert 20_000_000 <= MAX_PIXELS <= 100_000_000  # far above any detector (about 18 MP)
+
+
+def test_just_over_the_limit_is_refused_before_pillow_warns(tmp_path: Path) -> None:
+    """9500² is over MAX_PIXELS but under 2× Pillow's limit, where Pillow only warns."""
+    import warnings
+
+    png = write_png16(tmp_path / "ok.png", gradient_image(bits=16)).read_bytes()
+    ihdr = _png_chunk(b"IHDR", struct.pack(">IIBBBBB", 9500, 9500, 8, 0, 0, 0, 0))
+    path = _bad(tmp_path, "big.png", png[:8] + ihdr + png[33:])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ImageTooLargeError, match="9500 × 9500"):
+            load_radiograph(path)
+    assert [w for w in caught if "DecompressionBomb" in type(w.message).__name__] == []

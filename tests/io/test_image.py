@@ -117,3 +117,11 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     assert rad.shape == (50, 30)
     expected = np.rot90(values, k=-1)
     assert np.abs(rad.pixels - expected).mean() < 2
+
+
+def test_multi_page_tiff_shows_the_first_page_with_a_warning(tmp_path: Path) -> None:
+    pages = [Image.fromarray(gradient_image(bits=8, seed=s)) for s in range(3)]
+    pages[0].save(tmp_path / "stack.tif", save_all=True, append_images=pages[1:])
+    rad = read_image(tmp_path / "stack.tif")
+    np.testing.assert_array_equal(rad.pixels, gradient_image(bits=8, seed=0))
+    assert rad.warnings == ("multi-page TIFF (3 pages): showing the first page only",)
