@@ -1,0 +1,63 @@
+"""Real films end to end: io → Classifier; and, with the real bundle, the gate on ood/ films."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from radiview.assets import default_model_dir
+from radiview.inference import Classifier
+from radiview.inference.bundle import CARD_FILE
+from radiview.io import load_radiograph
+
+pytestmark = pytest.mark.realdata
+
+
+def read_manifest(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_real_jpeg_and_dicom_through_the_classifier(classifier: Classifier, data_dir: Path) -> None:
+    jpeg = sorted((data_dir / "cxr" / "kermany" / "normal").glob("*.jpg"))[0]
+    dicoms = sorted((data_dir / "dicom").glob("*.dcm"))
+    films = [load_radiograph(jpeg), *(load_radiograph(p) for p in dicoms)]
+    predictions = classifier.predict_batch(films)
+    for radiograph, prediction in zip(films, predictions, strict=True):
+        assert sum(prediction.probabilities) == pytest.approx(1.0)
+        assert prediction.accepted  # the tiny bundle's gate accepts any textured gray film
+        _, explanation = classifier.analyze(radiograph)
+        assert explanation is not None
+        assert explanation.heatmap.shape == radiograph.shape  # the film's own resolution
+        assert np.isfinite(explanation.heatmap).all()
+
+
+@pytest.fixture(scope="module")
+def real_classifier() -> Classifier:
+    if not (default_model_dir() / CARD_FILE).is_file():
+        pytest.skip(f"no trained bundle in {default_model_dir()} yet")
+    return Classifier.from_bundle(device="cpu")
+
+
+@pytest.mark.slow
+def test_real_gate_refuses_most_ood_films_and_accepts_chest_films(
+    real_classifier: Classifier, data_dir: Path
+) -> None:
+    ood_rows = read_manifest(data_dir / "ood" / "manifest.csv")
+    ood = [load_radiograph(data_dir / "ood" / row["file"]) for row in ood_rows]
+    refused = [not p.accepted for p in real_classifier.predict_batch(ood)]
+    by_kind: dict[str, list[bool]] = {}
+    for row, r in zip(ood_rows, refused, strict=True):
+        by_kind.setdefault(row["kind"], []).append(r)
+    rates = {kind: float(np.mean(v)) for kind, v in by_kind.items()}
+    assert np.mean(refused) >= 0.6, rates
+    assert rates.get("ct", 1.0) >= 0.6, rates
+
+    rows = read_manifest(data_dir / "cxr" / "manifest.csv")
+    sample = [rows[i] for i in np.random.default_rng(0).choice(len(rows), 40, replace=False)]
+    chest = [load_radiograph(data_dir / "cxr" / row["file"]) for row in sample]
+    accepted = np.mean([p.accepted for p in real_classifier.predict_batch(chest)])
+    assert accepted >= 0.85
