@@ -6,7 +6,8 @@
 # Usage: bash packaging/build_linux.sh [--cpu-only] [--no-freeze]
 #   --cpu-only    drop CUDA libraries torch only opens on a GPU (also RADIVIEW_CPU_ONLY=1)
 #   --no-freeze   reuse an existing dist/radiview (only re-package)
-# Env: PYTHON (default .venv/bin/python), DEB_COMPRESSION (dpkg-deb -Z type:level, default zstd:1).
+# Env: PYTHON (default .venv/bin/python), DEB_COMPRESSION (dpkg-deb -Z type:level, default zstd:1),
+#      DIST_DIR / BUILD_DIR (default dist / build: where the bundle, the .deb and the work files go).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,8 +27,10 @@ done
 COMPRESSION=${DEB_COMPRESSION:-zstd:1}
 VERSION=$(sed -n 's/^__version__ = "\(.*\)"/\1/p' radiview/__init__.py)
 ARCH=$(dpkg --print-architecture 2>/dev/null || echo amd64)
-DEB=dist/radiview_${VERSION}_${ARCH}.deb
-STAGE=build/deb/radiview_${VERSION}_${ARCH}
+DIST=${DIST_DIR:-dist}
+BUILD=${BUILD_DIR:-build}
+DEB=$DIST/radiview_${VERSION}_${ARCH}.deb
+STAGE=$BUILD/deb/radiview_${VERSION}_${ARCH}
 
 t_all=$(date +%s)
 step() { echo "== build_linux: $*"; }
@@ -38,12 +41,12 @@ if [ -n "$FREEZE" ]; then
     t=$(date +%s)
     spec_args=()
     [ -n "$CPU_ONLY" ] && spec_args=(-- --cpu-only)
-    "$PY" -m PyInstaller --noconfirm --log-level WARN --distpath dist --workpath build \
+    "$PY" -m PyInstaller --noconfirm --log-level WARN --distpath "$DIST" --workpath "$BUILD" \
         packaging/radiview.spec "${spec_args[@]}"
     took "$t"
 fi
-[ -x dist/radiview/radiview ] || { echo "build_linux: dist/radiview/radiview missing (build failed?)" >&2; exit 1; }
-echo "   bundle: $(du -sh dist/radiview | cut -f1)  dist/radiview"
+[ -x "$DIST/radiview/radiview" ] || { echo "build_linux: $DIST/radiview/radiview missing (build failed?)" >&2; exit 1; }
+echo "   bundle: $(du -shL "$DIST/radiview" | cut -f1)  $DIST/radiview"
 
 step "staging the .deb tree in $STAGE"
 t=$(date +%s)
@@ -51,7 +54,8 @@ rm -rf "$STAGE"
 mkdir -p "$STAGE/DEBIAN" "$STAGE/opt" "$STAGE/usr/bin" "$STAGE/usr/share/applications" \
     "$STAGE/usr/share/mime/packages" "$STAGE/usr/share/icons/hicolor" "$STAGE/usr/share/pixmaps"
 # Hard links: the bundle is gigabytes; copying it would cost minutes and disk for nothing.
-cp -al dist/radiview "$STAGE/opt/radiview" 2>/dev/null || cp -a dist/radiview "$STAGE/opt/radiview"
+mkdir "$STAGE/opt/radiview"
+cp -al "$DIST/radiview/." "$STAGE/opt/radiview/" 2>/dev/null || cp -a "$DIST/radiview/." "$STAGE/opt/radiview/"
 ln -s /opt/radiview/radiview "$STAGE/usr/bin/radiview"
 install -m 644 packaging/linux/radiview.desktop "$STAGE/usr/share/applications/radiview.desktop"
 install -m 644 packaging/linux/radiview-mime.xml "$STAGE/usr/share/mime/packages/radiview.xml"
@@ -84,9 +88,9 @@ t=$(date +%s)
 rm -f "$DEB"
 dpkg-deb --root-owner-group -Z"${COMPRESSION%%:*}" -z"${COMPRESSION##*:}" --build "$STAGE" "$DEB" >/dev/null
 took "$t"
-rm -rf build/deb
+rm -rf "$BUILD/deb"
 
 echo "== build_linux: done in $(( $(date +%s) - t_all )) s"
-echo "   bundle        $(du -sh dist/radiview | cut -f1)"
+echo "   bundle        $(du -shL "$DIST/radiview" | cut -f1)"
 echo "   installed     $(( installed_kb / 1024 )) MiB"
 echo "   .deb          $(du -h "$DEB" | cut -f1)  $DEB"

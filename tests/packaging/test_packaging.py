@@ -11,6 +11,7 @@ import ast
 import configparser
 import importlib.metadata
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -72,8 +73,14 @@ def test_spec_excludes_other_qt_bindings_training_and_tests() -> None:
 
 def test_spec_drops_unused_qt_modules_but_keeps_widgets() -> None:
     qt = set(spec_literal("QT_EXCLUDES"))
-    for heavy in ("PySide6.QtWebEngineCore", "PySide6.Qt3DCore", "PySide6.QtQml", "PySide6.QtQuick",
-                  "PySide6.QtMultimedia", "PySide6.QtCharts"):
+    for heavy in (
+        "PySide6.QtWebEngineCore",
+        "PySide6.Qt3DCore",
+        "PySide6.QtQml",
+        "PySide6.QtQuick",
+        "PySide6.QtMultimedia",
+        "PySide6.QtCharts",
+    ):
         assert heavy in qt
     for needed in ("PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets"):
         assert needed not in qt
@@ -198,6 +205,60 @@ def test_shell_scripts_parse() -> None:
         subprocess.run(["bash", "-n", str(PACKAGING / name)], check=True)
 
 
+def test_build_linux_wraps_a_bundle_into_a_deb(tmp_path: Path) -> None:
+    """The .deb layout from a stand-in bundle (the real one takes minutes: ci_installer_check.sh)."""
+    if shutil.which("dpkg-deb") is None or shutil.which("dpkg") is None:
+        pytest.skip("dpkg-deb not available")
+    from radiview import __version__
+
+    bundle = tmp_path / "dist" / "radiview"
+    (bundle / "_internal" / "resources").mkdir(parents=True)
+    (bundle / "radiview").write_text("#!/bin/sh\necho stand-in\n", encoding="utf-8")
+    (bundle / "radiview").chmod(0o755)
+    env = {
+        **os.environ,
+        "DIST_DIR": str(tmp_path / "dist"),
+        "BUILD_DIR": str(tmp_path / "build"),
+        "DEB_COMPRESSION": "gzip:1",
+        "PYTHON": sys.executable,
+    }
+    subprocess.run(
+        ["bash", str(PACKAGING / "build_linux.sh"), "--no-freeze"],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True).stdout.strip()
+    deb = tmp_path / "dist" / f"radiview_{__version__}_{arch}.deb"
+    listing = subprocess.run(["dpkg-deb", "-c", str(deb)], check=True, capture_output=True, text=True).stdout
+    entries = {line.split()[5]: line for line in listing.splitlines()}
+    assert "./opt/radiview/radiview" in entries and entries["./opt/radiview/radiview"].startswith(
+        "-rwxr-xr-x root/root"
+    )
+    assert "./usr/bin/radiview" in entries and entries["./usr/bin/radiview"].rstrip().endswith(
+        "-> /opt/radiview/radiview"
+    )
+    for path in (
+        "./usr/share/applications/radiview.desktop",
+        "./usr/share/mime/packages/radiview.xml",
+        "./usr/share/icons/hicolor/48x48/apps/radiview.png",
+        "./usr/share/icons/hicolor/256x256/apps/radiview.png",
+    ):
+        assert path in entries, path
+    fields = subprocess.run(
+        ["dpkg-deb", "-f", str(deb), "Package", "Version", "Architecture", "Depends"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert f"Package: radiview\nVersion: {__version__}\nArchitecture: {arch}\n" in fields
+    assert "libxcb-cursor0" in fields  # Qt's xcb plugin needs it and PySide6 does not bundle it
+    info = subprocess.run(["dpkg-deb", "-I", str(deb)], check=True, capture_output=True, text=True).stdout
+    assert "postinst" in info and "postrm" in info
+
+
 # ---- Windows --------------------------------------------------------------------------------
 
 
@@ -207,7 +268,7 @@ def test_inno_setup_is_per_user_and_associates_dcm() -> None:
     assert re.search(r"^ChangesAssociations=yes$", text, re.M)
     assert re.search(r'^#define SourceDir "\.\.\\\.\.\\dist\\radiview"$', text, re.M)
     registry = [line for line in text.splitlines() if line.startswith("Root:")]
-    assert registry and all(line.startswith("Root: HKCU; Subkey: \"Software\\Classes\\") for line in registry)
+    assert registry and all(line.startswith('Root: HKCU; Subkey: "Software\\Classes\\') for line in registry)
     assert any('Subkey: "Software\\Classes\\.dcm"' in line and "{#ProgId}" in line for line in registry)
     assert any("shell\\open\\command" in line and '""%1""' in line for line in registry)
     for section in ("[Setup]", "[Files]", "[Icons]", "[Registry]", "[Tasks]"):
