@@ -213,7 +213,7 @@ def _require_int(ds: Dataset, keyword: str, tag: str, path: Path, default: int |
         raise CorruptFileError(f"invalid {keyword} {tag}: {str(value)[:40]!r}", path) from None
 
 
-def _select_plugin(tsyntax: UID, path: Path) -> str:
+def _select_plugin(tsyntax: UID, bits_stored: int, path: Path) -> str:
     """The decoder plugin to use, or MissingDecoderError naming what to install."""
     name = getattr(tsyntax, "name", "") or str(tsyntax)
     try:
@@ -225,6 +225,11 @@ def _select_plugin(tsyntax: UID, path: Path) -> str:
     except Exception:
         raise CorruptFileError(f"invalid transfer syntax UID {str(tsyntax)[:64]!r}", path) from None
     preferred = DECODER_PREFERENCE.get(tsyntax, ())
+    package = DECODER_PACKAGE.get(tsyntax, "python-gdcm")
+    if tsyntax == JPEGExtended12Bit and bits_stored > 8:
+        # Neither GDCM nor Pillow decodes 12-bit JPEG; only pylibjpeg-libjpeg (GPLv3, so not
+        # bundled) does. Use it when the user installed it, else say what is missing.
+        preferred, package = ("pylibjpeg",), "pylibjpeg-libjpeg"
     if not preferred:
         if decoder.is_available:
             return ""
@@ -233,9 +238,11 @@ def _select_plugin(tsyntax: UID, path: Path) -> str:
         for plugin in preferred:
             if plugin in available:
                 return plugin
-    package = DECODER_PACKAGE.get(tsyntax, "python-gdcm")
     raise MissingDecoderError(
-        f"no decoder for transfer syntax {name}: install {package}", path, package=package
+        f"no decoder for transfer syntax {name}: install {package}"
+        + (" (GPLv3, so RadiView does not bundle it)" if package == "pylibjpeg-libjpeg" else ""),
+        path,
+        package=package,
     )
 
 
@@ -262,7 +269,8 @@ def _build_radiograph(ds: Dataset, path: Path) -> Radiograph:
     tsyntax = UID(str(ds.file_meta.TransferSyntaxUID))
     warnings: list[str] = []
 
-    plugin = _select_plugin(tsyntax, path) if keyword == "PixelData" else ""
+    bits_stored = int(ds.get("BitsStored", ds.get("BitsAllocated", 8)) or 8)
+    plugin = _select_plugin(tsyntax, bits_stored, path) if keyword == "PixelData" else ""
     if plugin == "gdcm" and tsyntax in _JPEG_FAMILY:
         _check_jpeg_frame(ds, frames, rows, columns, path)
     try:
@@ -281,7 +289,6 @@ def _build_radiograph(ds: Dataset, path: Path) -> Radiograph:
         arr = arr[0] if arr.ndim == (4 if samples == 3 else 3) else arr
         warnings.append(f"multi-frame image ({frames} frames): showing the first frame only")
 
-    bits_stored = int(ds.get("BitsStored", ds.get("BitsAllocated", 8)) or 8)
     window: Window | None = None
     was_color = False
     metadata = _display_metadata(ds, tsyntax, rows, columns, frames)

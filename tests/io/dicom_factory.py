@@ -26,6 +26,7 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
+    JPEGExtended12Bit,
     JPEGLosslessSV1,
     JPEGLSLossless,
     RLELossless,
@@ -43,6 +44,7 @@ SYNTAXES: dict[str, UID] = {
     "j2k": JPEG2000Lossless,
     "jpeg_lossless": JPEGLosslessSV1,
     "jpeg_baseline": JPEGBaseline8Bit,
+    "jpeg_extended": JPEGExtended12Bit,  # 12-bit: no bundle-friendly decoder exists
 }
 
 
@@ -144,7 +146,9 @@ def encode(ds: Dataset, syntax: str) -> Dataset:
     elif syntax == "jpeg_baseline":
         _encode_jpeg_baseline(ds)
     elif syntax == "jpeg_lossless":
-        _encode_with_gdcm(ds)
+        _encode_with_gdcm(ds, "JPEGLosslessProcess14_1", uid)
+    elif syntax == "jpeg_extended":
+        _encode_with_gdcm(ds, "JPEGExtendedProcess2_4", uid)
     else:
         raise ValueError(syntax)
     return ds
@@ -167,8 +171,9 @@ def _encode_jpeg_baseline(ds: Dataset, quality: int = 95) -> None:
     ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
 
 
-def _encode_with_gdcm(ds: Dataset) -> None:
-    """JPEG Lossless SV1 through GDCM (write native, let GDCM transcode, read back)."""
+def _encode_with_gdcm(ds: Dataset, gdcm_syntax: str, uid: UID) -> None:
+    """Transcode through GDCM (write native, let GDCM encode, read back): JPEG Lossless SV1
+    and 12-bit JPEG Extended, for which pydicom has no encoder."""
     import gdcm
     import pydicom
 
@@ -180,18 +185,18 @@ def _encode_with_gdcm(ds: Dataset) -> None:
         if not reader.Read():
             raise RuntimeError("GDCM could not read the native file")
         change = gdcm.ImageChangeTransferSyntax()
-        change.SetTransferSyntax(gdcm.TransferSyntax(gdcm.TransferSyntax.JPEGLosslessProcess14_1))
+        change.SetTransferSyntax(gdcm.TransferSyntax(getattr(gdcm.TransferSyntax, gdcm_syntax)))
         change.SetInput(reader.GetImage())
         if not change.Change():
-            raise RuntimeError("GDCM could not encode JPEG Lossless")
+            raise RuntimeError(f"GDCM could not encode {gdcm_syntax}")
         writer = gdcm.ImageWriter()
         writer.SetFileName(str(dst))
         writer.SetFile(reader.GetFile())
         writer.SetImage(change.GetOutput())
         if not writer.Write():
-            raise RuntimeError("GDCM could not write the JPEG Lossless file")
+            raise RuntimeError(f"GDCM could not write the {gdcm_syntax} file")
         out = pydicom.dcmread(dst)
-    ds.file_meta.TransferSyntaxUID = JPEGLosslessSV1
+    ds.file_meta.TransferSyntaxUID = uid
     ds.PixelData = out.PixelData
     ds["PixelData"].VR = "OB"
     ds["PixelData"].is_undefined_length = True

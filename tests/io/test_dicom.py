@@ -35,7 +35,7 @@ EXPECTED_DECODER = {
     "jpeg_lossless": "gdcm",
     "jpeg_baseline": "gdcm",
 }
-LOSSLESS = [name for name in SYNTAXES if name != "jpeg_baseline"]
+LOSSLESS = [name for name in SYNTAXES if name not in ("jpeg_baseline", "jpeg_extended")]
 
 
 def _save(tmp_path: Path, ds, name: str = "film.dcm", syntax: str = "explicit") -> Path:
@@ -350,6 +350,18 @@ def test_missing_plugin_names_the_package_to_install(tmp_path: Path, monkeypatch
         read_dicom(path)
     assert info.value.package == "python-gdcm"
     assert str(info.value).startswith(str(path))
+
+
+def test_12bit_jpeg_extended_names_the_gpl_decoder(tmp_path: Path) -> None:
+    """Only pylibjpeg-libjpeg (GPLv3, not bundled) decodes 12-bit JPEG; the error says so."""
+    stored = gradient_image(bits=12)
+    path = _save(tmp_path, make_dataset(stored, bits_stored=12), syntax="jpeg_extended")
+    try:
+        rad = load_radiograph(path)
+    except MissingDecoderError as err:
+        assert err.package == "pylibjpeg-libjpeg" and "GPLv3" in str(err)
+    else:  # a user who installed pylibjpeg-libjpeg gets the film (lossy: close, not exact)
+        assert np.abs(rad.pixels - stored).mean() < 20
 
 
 def test_display_metadata(tmp_path: Path) -> None:
