@@ -68,6 +68,7 @@ def apply_mutations(data: bytes, mutations: list[tuple[str, float, int]]) -> byt
     return bytes(buf)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=250,
     deadline=None,
