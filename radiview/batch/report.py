@@ -427,13 +427,15 @@ def _build_thumbnails(flagged, classifier, folder):  # type: ignore[no-untyped-d
         try:
             radiograph = load_radiograph(folder / result.file)
             prediction, explanation = classifier.analyze(radiograph)
-            gray = apply_window(radiograph.pixels, radiograph.default_window)
+            # Composite at thumbnail size: full-resolution compositing costs ~1 s per 2000-px film.
+            gray = _shrink(apply_window(radiograph.pixels, radiograph.default_window))
             if explanation is None:
-                out.append((result.file, prediction.top_label or "", 0.0, _shrink(gray), "no heatmap"))
+                out.append((result.file, prediction.top_label or "", 0.0, gray, "no heatmap"))
                 continue
-            rgba = composite_heatmap(gray, explanation.heatmap, 0.45, "jet")
+            heat = _resize_float(explanation.heatmap, gray.shape)
+            rgba = np.asarray(composite_heatmap(gray, heat, 0.45, "jet"))
             label = prediction.top_label or explanation.label
-            out.append((result.file, label, prediction.probability(label), _shrink(np.asarray(rgba)), ""))
+            out.append((result.file, label, prediction.probability(label), rgba, ""))
         except RadiviewError as exc:
             out.append((result.file, "", 0.0, None, str(exc.problem)))
         except Exception as exc:  # one bad film must not lose the whole report
@@ -448,6 +450,13 @@ def _shrink(image: np.ndarray, size: int = 320) -> np.ndarray:
     pil = Image.fromarray(np.ascontiguousarray(image))
     pil.thumbnail((size, size), Image.Resampling.BILINEAR)
     return np.asarray(pil)
+
+
+def _resize_float(image: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    from PIL import Image
+
+    pil = Image.fromarray(np.ascontiguousarray(image, dtype=np.float32), mode="F")
+    return np.clip(np.asarray(pil.resize((shape[1], shape[0]), Image.Resampling.BILINEAR)), 0.0, 1.0)
 
 
 def _thumbnail_pages(thumbs):  # type: ignore[no-untyped-def]

@@ -124,15 +124,17 @@ def test_cancel_stops_between_batches_and_keeps_finished_rows(
 def test_unexpected_exception_becomes_an_error_row_with_its_type(
     classifier: Classifier, films: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import radiview.io
+
     folder, _ = films
-    original = classifier.preprocess
+    original = radiview.io.load_radiograph
 
-    def failing(radiograph):  # type: ignore[no-untyped-def]
-        if radiograph.name == "film_1.png":
+    def failing(path):  # type: ignore[no-untyped-def]
+        if Path(path).name == "film_1.png":
             raise ZeroDivisionError("injected fault")
-        return original(radiograph)
+        return original(path)
 
-    monkeypatch.setattr(classifier, "preprocess", failing)
+    monkeypatch.setattr(radiview.io, "load_radiograph", failing)
     results = {r.file: r for r in iter_screening(folder, classifier, batch_size=4)}
     assert results["film_1.png"].status == "error"
     assert results["film_1.png"].message == "ZeroDivisionError: injected fault"
