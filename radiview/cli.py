@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         _setup_logging(top.verbose)
         if top.self_test:
             return run_self_test(top.device, top.model)
-        return _cmd_gui(top.files)
+        return _cmd_gui(top.files, top.model)
     except _UsageError as exc:
         print(f"radiview: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
 # --------------------------------------------------------------------------------------- GUI
 
 
-def _cmd_gui(files: list[str]) -> int:
+def _cmd_gui(files: list[str], model: str | None = None) -> int:
     try:
         from radiview.gui.app import run_app
     except ImportError as exc:
@@ -162,7 +162,7 @@ def _cmd_gui(files: list[str]) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    return int(run_app(files))
+    return int(run_app(files, bundle_dir=model) if model else run_app(files))
 
 
 # -------------------------------------------------------------------------------- the model

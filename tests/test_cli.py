@@ -359,3 +359,15 @@ def test_self_test_fails_on_a_tampered_bundle(tiny_bundle: Path, tmp_path: Path)
     )
     assert done.returncode == 1
     assert b"SHA-256" in done.stdout and b"does not match" in done.stdout
+
+
+def test_gui_without_pyside6_exits_2_with_a_clear_message(tmp_path: Path) -> None:
+    # A PySide6 that fails to import, first on the path: what a broken or missing install looks like.
+    fake = tmp_path / "fake" / "PySide6"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('No module named PySide6 (test stand-in)')\n")
+    env = _env()
+    env["PYTHONPATH"] = f"{fake.parent}{os.pathsep}{env['PYTHONPATH']}"
+    done = subprocess.run(_cli("film.png"), env=env, capture_output=True, timeout=120)
+    assert done.returncode == 2
+    assert b"PySide6" in done.stderr and b"radiview predict" in done.stderr
