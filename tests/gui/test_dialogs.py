@@ -120,3 +120,18 @@ def test_first_run_acknowledgement_is_persisted(qtbot) -> None:  # type: ignore[
     assert result is not None and result.notice_acknowledged
     assert load_settings().notice_acknowledged
     assert acknowledge_notice(result) is result  # no dialog once acknowledged
+
+
+def test_data_licences_from_the_card() -> None:
+    from types import SimpleNamespace
+
+    from radiview.gui.dialogs.about import licences_html
+
+    with_licences = SimpleNamespace(
+        training_data={"sources": {"kermany": {"images": 10, "license": "CC BY 4.0"}}}
+    )
+    assert "CC BY 4.0" in licences_html(with_licences)
+    named_only = SimpleNamespace(training_data={"by_source": {"ieee8023": 412, "figure1": 28}})
+    text = licences_html(named_only)
+    assert "CC BY-NC-SA 4.0" in text and "research purposes only" in text
+    assert "no data-source licences" in licences_html(SimpleNamespace(training_data={}))

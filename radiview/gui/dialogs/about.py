@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,6 +29,16 @@ LICENCES: tuple[tuple[str, str, str], ...] = (
     ("Pillow", "MIT-CMU (HPND)", "PNG/JPEG reading."),
     ("Matplotlib", "PSF-based (Matplotlib licence)", "PDF reports."),
 )
+
+#: Licences of the data sources RadiView's models are trained on (from shared/data/README.md);
+#: shown for each source the model card's training data names, when the card has no licences.
+KNOWN_DATA_LICENCES: dict[str, str] = {
+    "kermany": "CC BY 4.0 (Kermany, Zhang, Goldbaum; Mendeley Data 2018)",
+    "ieee8023": "per-image licences (Apache-2.0, CC BY-NC-SA 4.0, CC BY 4.0, …); metadata CC BY-NC-SA 4.0",
+    "actualmed": "no licence file; the README says research purposes only",
+    "figure1": "no licence file; the README says research purposes only",
+    "cxr_radiography": "no licence stated (Kaggle COVID-19 Radiography Database copy; RSNA/NIH films)",
+}
 
 _SKIP_CARD_KEYS = {"format_version", "weights_file"}
 
@@ -126,6 +137,7 @@ def _data_licences(card: Any) -> Any:
     for key in ("licenses", "licences", "license", "licence"):
         if key in training:
             return training[key]
+    named = {k: v for k, v in KNOWN_DATA_LICENCES.items() if k in json.dumps(training, default=str)}
     sources = training.get("sources")
     if isinstance(sources, Mapping):
         found = {
@@ -133,11 +145,11 @@ def _data_licences(card: Any) -> Any:
             for name, info in sources.items()
             if isinstance(info, Mapping) and (info.get("license") or info.get("licence"))
         }
-        return found or None
+        return found or named or None
     if isinstance(sources, list):
         found = [s for s in sources if isinstance(s, Mapping) and ("license" in s or "licence" in s)]
-        return found or None
-    return None
+        return found or named or None
+    return named or None
 
 
 def about_html(card: Any, device: str = "") -> str:

@@ -260,6 +260,8 @@ class BatchPanel(QWidget):
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)
         self.table.doubleClicked.connect(self._on_row_activated)
         layout.addWidget(self.table, 1)
 
@@ -306,7 +308,7 @@ class BatchPanel(QWidget):
         self.rate_label.setText(progress_text(progress.done, progress.total, progress.elapsed_s))
         self._update_counts()
         if self.model.rowCount() == 1:
-            self.table.resizeColumnsToContents()
+            self._fit_columns()
 
     def mark_cancelling(self) -> None:
         self.cancelled = True
@@ -328,9 +330,14 @@ class BatchPanel(QWidget):
         self.rate_label.setText(
             f"{state}: {done} / {total} films in {format_duration(summary.elapsed_s)}{rate}"
         )
-        self.table.resizeColumnsToContents()
+        self._fit_columns()
         self._update_counts()
         self._update_buttons()
+
+    def _fit_columns(self) -> None:
+        # Long file names must not push the probabilities off screen (the full name is a tooltip).
+        self.table.resizeColumnsToContents()
+        self.table.setColumnWidth(0, min(self.table.columnWidth(0), 340))
 
     def fail(self, message: str) -> None:
         self.running = False

@@ -1,0 +1,152 @@
+"""Save screenshots of the real app for the README and docs.
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python packaging/screenshots.py docs/screenshots
+
+Shoots: the main window with a real chest film and its Grad-CAM overlay; the batch view after
+screening the real sample films; the About dialog (model card tab). Uses the bundled model
+in resources/model when it exists, else a random-weights bundle (the shots then say
+"tiny-random"; re-shoot once the real bundle lands). The user's own config is never touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SIZE = (1400, 900)
+
+
+def find_data_dir() -> Path | None:
+    env = os.environ.get("RADIVIEW_DATA")
+    candidate = Path(env) if env else REPO.parent / "shared" / "data"
+    return candidate if candidate.is_dir() else None
+
+
+def random_bundle(out_dir: Path) -> Path:
+    """A random-weights bundle in the real format (as tests/conftest.py builds it)."""
+    import torch
+
+    from radiview.inference.bundle import GATE_PREFIX, write_bundle
+    from radiview.inference.network import SMALL_FEATURE_DIM, build_network
+    from radiview.inference.preprocess import PreprocessConfig
+
+    torch.manual_seed(0)
+    architecture = {"backbone": "mobilenet_v3_small", "num_classes": 4, "hidden": 32, "dropout": 0.5}
+    state = dict(build_network(architecture).eval().state_dict())
+    state[GATE_PREFIX + "class_means"] = torch.zeros(4, SMALL_FEATURE_DIM)
+    state[GATE_PREFIX + "precision"] = torch.eye(SMALL_FEATURE_DIM)
+    labels = ["normal", "bacterial_pneumonia", "viral_pneumonia", "covid19"]
+    fields = {
+        "name": "tiny-random",
+        "version": "0.0.1",
+        "architecture": architecture,
+        "labels": labels,
+        "preprocessing": PreprocessConfig().to_dict(),
+        "temperature": 1.0,
+        "thresholds": {label: 0.5 for label in labels},
+        "gate": {"method": "mahalanobis", "threshold": 1.0e9, "min_std": 0.02, "max_colorfulness": 0.08},
+        "gradcam_target_layer": "features.12",
+        "intended_use": "screenshots only (random weights)",
+        "limitations": ["random weights: the probabilities mean nothing"],
+    }
+    write_bundle(out_dir, fields, state, half=False)
+    return out_dir
+
+
+def wait_until(app, condition, timeout_s: float = 300.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app did not get there in time")
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def settle(app, seconds: float = 0.4) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--film", type=Path, help="film for the main-window shot (default: a real DICOM)")
+    args = parser.parse_args(argv)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+
+    scratch = Path(tempfile.mkdtemp(prefix="radiview-shots-"))
+    os.environ["RADIVIEW_CONFIG_DIR"] = str(scratch / "config")
+    from radiview.settings import Settings, save_settings
+
+    save_settings(Settings(notice_acknowledged=True))
+
+    from radiview.assets import default_model_dir
+
+    bundle = default_model_dir()
+    if not (bundle / "model_card.json").is_file():
+        print("resources/model has no bundle yet: using random weights", file=sys.stderr)
+        bundle = random_bundle(scratch / "bundle")
+
+    data = find_data_dir()
+    if data is None:
+        print("no real films found (set RADIVIEW_DATA)", file=sys.stderr)
+        return 2
+    dicoms = sorted((data / "dicom").glob("siim-acr_1.*.dcm"))
+    film = args.film or (dicoms[0] if dicoms else data / "samples" / "normal__ieee8023__8fc103ca.jpg")
+
+    from radiview.gui.app import apply_dark_theme, ensure_application
+    from radiview.gui.main_window import MainWindow
+    from radiview.settings import load_settings
+
+    app = ensure_application()
+    apply_dark_theme(app)
+    window = MainWindow(settings=load_settings(), bundle_dir=bundle, save_on_change=False)
+    window.resize(*SIZE)
+    window.show()
+    wait_until(app, lambda: window.model_info is not None or window.model_error is not None)
+    if window.model_error is not None:
+        print(f"model failed: {window.model_error.message}", file=sys.stderr)
+        return 1
+
+    # 1. Main window: real film, prediction, heatmap overlay.
+    window.open_file(str(film))
+    wait_until(app, lambda: window.session.prediction is not None or window.last_error is not None)
+    window.prediction_panel.overlay_check.setChecked(True)
+    settle(app, 1.0)
+    window.grab().save(str(args.out_dir / "main-window.png"))
+
+    # 2. Batch screening of the real sample films.
+    window.start_screening(str(data / "samples"), True)
+    wait_until(app, lambda: not window.screening_running)
+    settle(app, 0.5)
+    window.grab().save(str(args.out_dir / "batch-screening.png"))
+
+    # 3. About dialog, model card tab.
+    window.tabs.setCurrentWidget(window.viewer)
+    dialog = window.show_about()
+    dialog.tabs.setCurrentIndex(1)
+    settle(app, 0.5)
+    dialog.grab().save(str(args.out_dir / "about.png"))
+    dialog.tabs.setCurrentIndex(2)
+    settle(app, 0.3)
+    dialog.grab().save(str(args.out_dir / "about-licences.png"))
+    dialog.reject()
+
+    window.close()
+    for name in ("main-window.png", "batch-screening.png", "about.png", "about-licences.png"):
+        path = args.out_dir / name
+        print(f"{path} ({path.stat().st_size // 1024} KiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
