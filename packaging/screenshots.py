@@ -123,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     window.prediction_panel.overlay_check.setChecked(True)
     settle(app, 1.0)
     window.grab().save(str(args.out_dir / "main-window.png"))
+    # The view export, outside the docs folder (for a look, not for committing).
+    sample = window.export_view(str(scratch / "view-export.png"), "png", strip_identifiers=True)
+    print(f"view export sample: {sample}")
 
     # 2. Batch screening of the real sample films.
     window.start_screening(str(data / "samples"), True)

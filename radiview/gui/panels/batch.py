@@ -58,6 +58,14 @@ def progress_text(done: int, total: int, elapsed_s: float) -> str:
     return text
 
 
+_SHORT_TITLES = {"bacterial_pneumonia": "Bacterial", "viral_pneumonia": "Viral"}
+
+
+def short_title(label: str) -> str:
+    """Column titles narrow enough to keep every probability on screen."""
+    return _SHORT_TITLES.get(label, label_title(label))
+
+
 class ScreeningTableModel(QAbstractTableModel):
     """One row per ScreeningResult: file, status, prediction, one column per label, message."""
 
@@ -80,7 +88,7 @@ class ScreeningTableModel(QAbstractTableModel):
         self.endResetModel()
 
     def headers(self) -> list[str]:
-        return ["File", "Status", "Prediction", *(f"P({label_title(lb)})" for lb in self._labels), "Message"]
+        return ["File", "Status", "Prediction", *(f"P({short_title(lb)})" for lb in self._labels), "Message"]
 
     def clear(self) -> None:
         self.beginResetModel()
