@@ -146,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     except _UsageError as exc:
         print(f"radiview: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # e.g. while the model loads; screening handles its own
+        print("radiview: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 # --------------------------------------------------------------------------------------- GUI

@@ -346,7 +346,9 @@ def test_self_test_passes_and_reports(tiny_bundle: Path, capsys: pytest.CaptureF
     assert "self-test passed" in out
 
 
-def test_self_test_fails_on_a_tampered_bundle(tiny_bundle: Path, tmp_path: Path) -> None:
+def test_self_test_fails_on_a_tampered_bundle(
+    tiny_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bundle = tmp_path / "tampered"
     shutil.copytree(tiny_bundle, bundle)
     with open(bundle / "model.pt", "r+b") as fh:
@@ -354,11 +356,9 @@ def test_self_test_fails_on_a_tampered_bundle(tiny_bundle: Path, tmp_path: Path)
         byte = fh.read(1)
         fh.seek(-100, os.SEEK_END)
         fh.write(bytes([byte[0] ^ 0xFF]))
-    done = subprocess.run(
-        _cli("--self-test", "--model", str(bundle)), env=_env(), capture_output=True, timeout=300
-    )
-    assert done.returncode == 1
-    assert b"SHA-256" in done.stdout and b"does not match" in done.stdout
+    assert main(["--self-test", "--model", str(bundle)]) == 1
+    out = capsys.readouterr().out
+    assert "self-test FAILED" in out and "SHA-256" in out and "does not match" in out
 
 
 def test_gui_without_pyside6_exits_2_with_a_clear_message(tmp_path: Path) -> None:
