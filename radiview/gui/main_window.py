@@ -219,6 +219,10 @@ class MainWindow(QMainWindow):
         self.open_folder_action = a("Screen a &folder…", self.choose_folder, "Ctrl+Shift+O")
         self.export_png_action = a("Export view as &PNG…", lambda: self.choose_export("png"), "Ctrl+E")
         self.export_pdf_action = a("Export view as P&DF…", lambda: self.choose_export("pdf"), "Ctrl+Shift+E")
+        self.strip_action = a(
+            "Strip patient identifiers from exports", self._on_strip_toggled, checkable=True
+        )
+        self.strip_action.setChecked(self.settings.strip_identifiers)
         self.close_film_action = a("&Close film", self.close_film, "Ctrl+W")
         self.settings_action = a("&Settings…", self.show_settings, "Ctrl+,")
         self.quit_action = a("&Quit", self.close, "Ctrl+Q")
@@ -257,6 +261,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.export_png_action)
         file_menu.addAction(self.export_pdf_action)
+        file_menu.addAction(self.strip_action)
         file_menu.addSeparator()
         file_menu.addAction(self.close_film_action)
         file_menu.addAction(self.settings_action)
@@ -385,6 +390,7 @@ class MainWindow(QMainWindow):
         self.viewer.set_overlay_opacity(settings.overlay_opacity)
         self.viewer.set_colormap(settings.colormap)
         self.batch_panel.recursive_check.setChecked(settings.batch_recursive)
+        self.strip_action.setChecked(settings.strip_identifiers)
         if reload_model and settings.device != old.device:
             self._request_model()
 
@@ -594,6 +600,9 @@ class MainWindow(QMainWindow):
     def _on_ruler_action(self, checked: bool) -> None:
         self.viewer.set_measuring(checked)
         self.statusBar().showMessage("Ruler: drag on the film to measure" if checked else "Ruler off", 3000)
+
+    def _on_strip_toggled(self, checked: bool) -> None:
+        self._store_settings(replace(self.settings, strip_identifiers=checked))
 
     def _clear_measurements(self) -> None:
         self.viewer.clear_measurements()

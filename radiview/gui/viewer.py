@@ -446,23 +446,15 @@ class FilmViewer(QGraphicsView):
         self.display_changed.emit()
         self.viewport().update()
 
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
-        """Corner overlays in screen space: W/L, zoom, orientation, attention label."""
+    def overlay_lines(self) -> dict[str, list[str]]:
+        """The corner overlay text: "top_left", "top_right", "bottom_left", "bottom_right"."""
         if self._radiograph is None or self._window is None:
-            return
-        painter.save()
-        painter.resetTransform()
-        font = QFont(painter.font())
-        font.setPointSize(10)
-        painter.setFont(font)
-        view = self.viewport().rect().adjusted(10, 8, -10, -8)
+            return {}
         window = self._window
         wl = f"W {window.width:.0f}  L {window.center:.0f}"
         if self._preset and self._preset != "Custom":
             wl += f"  ({self._preset})"
-        bottom_left = [wl]
-        if self._invert:
-            bottom_left.insert(0, "Inverted")
+        bottom_left = ["Inverted", wl] if self._invert else [wl]
         bottom_right = [f"Zoom {self.scale_factor() * 100:.0f}%"]
         if self._rotation or self._flip_h or self._flip_v:
             parts = [f"Rot {self._rotation}°"] if self._rotation else []
@@ -476,14 +468,33 @@ class FilmViewer(QGraphicsView):
         top_right: list[str] = []
         if self._overlay_visible and self._heatmap is not None:
             top_right = [f"Grad-CAM: {self._heatmap_label}", ATTENTION_LABEL]
-        self._draw_block(painter, view, top_left, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self._draw_block(painter, view, top_right, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
-        self._draw_block(
-            painter, view, bottom_left, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom
-        )
-        self._draw_block(
-            painter, view, bottom_right, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom
-        )
+        return {
+            "top_left": top_left,
+            "top_right": top_right,
+            "bottom_left": bottom_left,
+            "bottom_right": bottom_right,
+        }
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        """Corner overlays in screen space: W/L, zoom, orientation, attention label."""
+        lines = self.overlay_lines()
+        if not lines:
+            return
+        painter.save()
+        painter.resetTransform()
+        font = QFont(painter.font())
+        font.setPointSize(10)
+        painter.setFont(font)
+        view = self.viewport().rect().adjusted(10, 8, -10, -8)
+        flags = Qt.AlignmentFlag
+        corners = {
+            "top_left": flags.AlignLeft | flags.AlignTop,
+            "top_right": flags.AlignRight | flags.AlignTop,
+            "bottom_left": flags.AlignLeft | flags.AlignBottom,
+            "bottom_right": flags.AlignRight | flags.AlignBottom,
+        }
+        for corner, align in corners.items():
+            self._draw_block(painter, view, lines[corner], align)
         painter.restore()
 
     @staticmethod

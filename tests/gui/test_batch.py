@@ -159,3 +159,12 @@ def test_folder_drop_starts_screening(qtbot, window, tmp_path) -> None:  # type:
         window.dropEvent(event)
     assert blocker.args[0].done == 2
     assert window.tabs.currentWidget() is window.batch_panel
+
+
+def test_progress_text_rate_and_eta() -> None:
+    from radiview.gui.panels.batch import format_duration, progress_text
+
+    assert progress_text(0, 10, 0.0) == "0 / 10 films"
+    assert progress_text(5, 20, 2.5) == "5 / 20 films · 2.0 films/s · ETA 0:08"
+    assert progress_text(20, 20, 4.0) == "20 / 20 films · 5.0 films/s"
+    assert format_duration(3725) == "1:02:05"

@@ -232,3 +232,47 @@ def test_real_films(qtbot, window, data_dir) -> None:  # type: ignore[no-untyped
         assert prediction.model == "tiny-random@0.0.1"
         expected = apply_window(load_radiograph(path).pixels, radiograph.default_window)
         np.testing.assert_array_equal(shown(window), expected)
+
+
+def test_corner_overlay_shows_window_level(qtbot, window, films) -> None:  # type: ignore[no-untyped-def]
+    open_and_wait(qtbot, window, films["dicom_m2"])
+    window.viewer.set_window(Window(center=1500.0, width=200.0))
+    lines = window.viewer.overlay_lines()
+    assert lines["bottom_left"] == ["W 200  L 1500"]
+    assert lines["top_left"][0] == "m2.dcm" and "View PA" in lines["top_left"]
+    assert lines["top_right"] == []
+    key(qtbot, window, "4")
+    key(qtbot, window, "i")
+    key(qtbot, window, "h")
+    lines = window.viewer.overlay_lines()
+    assert lines["bottom_left"][0] == "Inverted" and lines["bottom_left"][1].endswith("(Lung)")
+    assert lines["top_right"][1] == "Model attention, not a finding"
+
+
+def test_wheel_zoom_and_middle_drag_pan(qtbot, window, films) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QWheelEvent
+
+    open_and_wait(qtbot, window, films["png8"], analysed=False)
+    viewer = window.viewer
+    fitted = viewer.scale_factor()
+    center = viewer.viewport().rect().center()
+    for _ in range(3):
+        event = QWheelEvent(
+            QPointF(center),
+            QPointF(viewer.mapToGlobal(center)),
+            QPoint(0, 0),
+            QPoint(0, 120),
+            Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier,
+            Qt.ScrollPhase.NoScrollPhase,
+            False,
+        )
+        viewer.wheelEvent(event)
+    assert viewer.scale_factor() == pytest.approx(fitted * 1.25**3)
+    before = (viewer.horizontalScrollBar().value(), viewer.verticalScrollBar().value())
+    qtbot.mousePress(viewer.viewport(), Qt.MouseButton.MiddleButton, pos=center)
+    qtbot.mouseMove(viewer.viewport(), pos=center + QPoint(30, 20))
+    qtbot.mouseRelease(viewer.viewport(), Qt.MouseButton.MiddleButton, pos=center + QPoint(30, 20))
+    after = (viewer.horizontalScrollBar().value(), viewer.verticalScrollBar().value())
+    assert after == (before[0] - 30, before[1] - 20)
