@@ -691,7 +691,11 @@ class MainWindow(QMainWindow):
             return None
         request = ScreeningRequest(folder=folder, recursive=recursive)
         inference = self.inference  # runs on the inference thread, which owns the classifier
-        worker = GeneratorWorker(lambda cancel: inference.iter_screening(request, cancel), "Screening failed")
+        worker = GeneratorWorker(
+            lambda cancel: inference.iter_screening(request, cancel),
+            "Screening failed",
+            interleave_events=True,
+        )
         worker.moveToThread(self.inference_thread)
         worker.yielded.connect(self._on_screening_yielded)
         worker.errored.connect(self._on_screening_errored)

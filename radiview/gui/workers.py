@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QMetaObject, QObject, Qt, QThread, Signal, Slot
 
 from radiview.errors import RadiviewError
 
@@ -220,6 +220,10 @@ class GeneratorWorker(QObject):
     was called (checked between items: cooperative, like superqt); ``errored`` with a
     TaskError when the generator raises. ``quit()`` is thread-safe (a threading.Event,
     which is also handed to the generator so it can stop inside a batch).
+
+    With ``interleave_events`` the thread's own queued calls run between items: on the
+    inference thread that lets the film in the viewer be analysed while a batch screens
+    (the classifier is idle between items, and still used from this one thread only).
     """
 
     started = Signal()
@@ -228,10 +232,16 @@ class GeneratorWorker(QObject):
     aborted = Signal()
     finished = Signal()
 
-    def __init__(self, factory: Callable[[threading.Event], Iterator[Any]], title: str = "Task") -> None:
+    def __init__(
+        self,
+        factory: Callable[[threading.Event], Iterator[Any]],
+        title: str = "Task",
+        interleave_events: bool = False,
+    ) -> None:
         super().__init__()
         self._factory = factory
         self._title = title
+        self._interleave = interleave_events
         self.abort_event = threading.Event()
         self._done = threading.Event()
 
@@ -257,6 +267,8 @@ class GeneratorWorker(QObject):
                 if self.abort_event.is_set():
                     break
                 self.yielded.emit(item)
+                if self._interleave:
+                    QCoreApplication.processEvents()  # this thread's queue, not the GUI's
                 if self.abort_event.is_set():
                     break
         except Exception as exc:

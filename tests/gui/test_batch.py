@@ -168,3 +168,20 @@ def test_progress_text_rate_and_eta() -> None:
     assert progress_text(5, 20, 2.5) == "5 / 20 films · 2.0 films/s · ETA 0:08"
     assert progress_text(20, 20, 4.0) == "20 / 20 films · 5.0 films/s"
     assert format_duration(3725) == "1:02:05"
+
+
+def test_film_is_analysed_while_a_batch_runs(qtbot, window, tmp_path, films) -> None:  # type: ignore[no-untyped-def]
+    folder = make_folder(tmp_path / "big", 80)
+    events = []
+    window.prediction_ready.connect(lambda p: events.append(("prediction", window.screening_running)))
+    window.screening_finished.connect(lambda s: events.append(("finished", s.done)))
+    first_row = []
+    with qtbot.waitSignal(window.screening_finished, timeout=180000):
+        worker = window.start_screening(str(folder), True)
+        worker.yielded.connect(lambda p: first_row.append(p.done))
+        qtbot.waitUntil(lambda: bool(first_row), timeout=60000)
+        window.open_file(films["png8"])
+        qtbot.waitUntil(lambda: any(e[0] == "prediction" for e in events), timeout=60000)
+    assert events[0] == ("prediction", True)  # answered mid-run, not queued behind 80 films
+    assert events[-1] == ("finished", 80)
+    assert window.batch_panel.model.rowCount() == 80
