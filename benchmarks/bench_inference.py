@@ -22,6 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# What radiview.inference sets on import, needed here because torch is imported first.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(REPO / "tests" / "io"))  # the DICOM factory shared with the io tests
 
 import torch  # noqa: E402
