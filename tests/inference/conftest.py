@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
+# As radiview.inference does, but this file imports torch first (see radiview/inference/__init__.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
