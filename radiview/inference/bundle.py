@@ -7,7 +7,8 @@ Layout of a bundle directory::
                       input gate's tensors under the ``gate.`` prefix; loaded only with
                       ``torch.load(weights_only=True)`` after its SHA-256 matched the card
 
-Weights may be stored as float16 to keep the bundle small; they are loaded as float32.
+Network weights may be stored as float16 to keep the bundle small (the gate's tensors are
+always float32); everything is loaded as float32.
 """
 
 from __future__ import annotations
@@ -169,13 +170,20 @@ def write_bundle(
 ) -> ModelCard:
     """Write weights then card atomically; fills in format_version, weights_file and SHA-256.
 
-    ``card_fields`` holds every other ModelCard field. Existing files are replaced, never
+    ``card_fields`` holds every other ModelCard field. ``half`` stores the network's floating
+    tensors as float16 (never the ``gate.`` ones). Existing files are replaced, never
     left half-written (write to a temp file, fsync, rename).
     """
     out = Path(bundle_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # The gate's precision matrix stays float32: float16 loses the digits its quadratic
+    # form needs (and overflows for strongly correlated features).
     tensors = {
-        k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
+        k: (
+            v.detach().cpu().half()
+            if half and v.is_floating_point() and not k.startswith(GATE_PREFIX)
+            else v.detach().cpu()
+        )
         for k, v in state_dict.items()
     }
     weights_path = out / WEIGHTS_FILE

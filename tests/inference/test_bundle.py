@@ -156,3 +156,21 @@ def test_unsupported_preprocessing_is_a_bundle_error(bundle: Path) -> None:
     edit_card(bundle, preprocessing={"input_size": [64, 64], "resize": "center_crop"})
     with pytest.raises(ModelBundleError, match="preprocessing is not supported"):
         Classifier.from_bundle(bundle, device="cpu")
+
+
+
+def test_half_storage_keeps_the_gate_in_float32(tiny_bundle: Path, tmp_path: Path) -> None:
+    from radiview.inference.bundle import write_bundle
+
+    card, state = load_bundle(tiny_bundle)
+    state["gate.precision"] = state["gate.precision"] * 1.0001  # not representable in float16
+    fields = card.to_dict()
+    for key in ("format_version", "weights_file", "weights_sha256"):
+        fields.pop(key)
+    write_bundle(tmp_path, fields, state, half=True)
+    raw = torch.load(tmp_path / WEIGHTS_FILE, weights_only=True)
+    assert raw["features.0.0.weight"].dtype == torch.float16
+    assert raw["gate.precision"].dtype == raw["gate.class_means"].dtype == torch.float32
+    _, loaded = load_bundle(tmp_path)
+    assert torch.equal(loaded["gate.precision"], state["gate.precision"])
+    assert torch.allclose(loaded["features.0.0.weight"], state["features.0.0.weight"], atol=1e-3)
