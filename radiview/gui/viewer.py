@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 from radiview.gui.qimage import gray_to_qimage, rgba_to_qimage
 from radiview.io.radiograph import Radiograph, Window
 from radiview.io.windowing import apply_window, window_for_preset
+from radiview.render import apply_heatmap_overlay, composite_heatmap
 
 log = logging.getLogger("radiview.gui")
 
@@ -82,11 +83,9 @@ def measure_distance(
 
 
 def composite_film(gray: np.ndarray, heatmap: np.ndarray | None, opacity: float, colormap: str) -> np.ndarray:
-    """The displayed array: the windowed film, or film + heatmap as RGBA (radiview.render)."""
+    """The displayed array: the windowed film, or film + heatmap as RGB (radiview.render)."""
     if heatmap is None or opacity <= 0.0:
         return gray
-    from radiview.render import composite_heatmap
-
     return composite_heatmap(gray, heatmap, opacity=opacity, colormap=colormap)
 
 
@@ -117,6 +116,12 @@ class FilmViewer(QGraphicsView):
         self._item = QGraphicsPixmapItem()
         self._item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.scene().addItem(self._item)
+        # The heatmap is a child layer (same transform, so always aligned with the film),
+        # coloured once per map/colormap by radiview.render; opacity is the item's, so
+        # dragging W/L or the opacity slider never recolours the full-resolution map.
+        self._overlay_item = QGraphicsPixmapItem(self._item)
+        self._overlay_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._overlay_item.setVisible(False)
         self._radiograph: Radiograph | None = None
         self._window: Window | None = None
         self._preset = ""
@@ -126,9 +131,9 @@ class FilmViewer(QGraphicsView):
         self._overlay_visible = False
         self._opacity = 0.45
         self._colormap = "jet"
-        self._rotation = 0  # degrees clockwise, multiple of 90
-        self._flip_h = False
-        self._flip_v = False
+        # Orientation as an exact 2x2 matrix of 0/±1: each rotate/flip acts in SCREEN space
+        # after the previous ones (flip after rotate flips what the reader sees).
+        self._orientation = (1, 0, 0, 1)  # (m11, m12, m21, m22), Qt's row-vector convention
         self._fit_mode = True
         self._measuring = False
         self._ruler_start: QPointF | None = None
@@ -177,12 +182,20 @@ class FilmViewer(QGraphicsView):
         return self._colormap
 
     @property
-    def rotation(self) -> int:
-        return self._rotation
+    def orientation(self) -> tuple[int, int, int, int]:
+        """(m11, m12, m21, m22) of the film's rotation/flip (identity when upright)."""
+        return self._orientation
 
-    @property
-    def flips(self) -> tuple[bool, bool]:
-        return (self._flip_h, self._flip_v)
+    def orientation_text(self) -> str:
+        """ "" upright, else e.g. "Rot 90°" or "Mirrored · Rot 270°" (mirror, then rotate)."""
+        m11, m12, m21, m22 = self._orientation
+        mirrored = m11 * m22 - m12 * m21 < 0
+        if mirrored:  # undo a horizontal mirror first: M = S_h · R
+            m11, m12 = -m11, -m12
+        angle = round(math.degrees(math.atan2(m12, m11))) % 360
+        parts = ["Mirrored"] if mirrored else []
+        parts += [f"Rot {angle}°"] if angle else []
+        return " · ".join(parts)
 
     @property
     def measuring(self) -> bool:
@@ -203,8 +216,15 @@ class FilmViewer(QGraphicsView):
         return float(self.transform().m11() ** 2 + self.transform().m12() ** 2) ** 0.5
 
     def displayed_image(self) -> QImage:
-        """The film as rendered now (windowed, inverted, overlay), in stored orientation."""
-        return QImage(self._displayed)
+        """The film as shown now (windowed, inverted, overlay composited by radiview.render),
+        in stored orientation. The screen draws the same overlay layer with Qt's blending."""
+        self.render_now()
+        if self._radiograph is None or self._window is None:
+            return QImage()
+        if not self._overlay_item.isVisible():
+            return QImage(self._displayed)
+        gray = apply_window(self._radiograph.pixels, self._window, invert=self._invert)
+        return rgba_to_qimage(composite_film(gray, self._heatmap, self._opacity, self._colormap))
 
     def render_film(self) -> QImage:
         """The film as displayed, at its own resolution, with rotation, flips and rulers."""
@@ -226,8 +246,8 @@ class FilmViewer(QGraphicsView):
         self._radiograph = radiograph
         self._heatmap = None
         self._heatmap_label = ""
-        self._rotation = 0
-        self._flip_h = self._flip_v = False
+        self._update_overlay_layer()
+        self._orientation = (1, 0, 0, 1)
         self.clear_measurements()
         if radiograph is None:
             self._window = None
@@ -250,7 +270,7 @@ class FilmViewer(QGraphicsView):
             raise ValueError(f"heatmap shape {heatmap.shape} != film shape {self._radiograph.shape}")
         self._heatmap = heatmap
         self._heatmap_label = label if heatmap is not None else ""
-        self._schedule_render()
+        self._update_overlay_layer()
 
     # ----- window / level --------------------------------------------------------------------
     def set_window(self, window: Window, preset: str = "Custom") -> None:
@@ -287,20 +307,35 @@ class FilmViewer(QGraphicsView):
     def set_overlay_visible(self, visible: bool) -> None:
         if visible != self._overlay_visible:
             self._overlay_visible = visible
-            self._schedule_render()
+            self._sync_overlay_item()
 
     def set_overlay_opacity(self, opacity: float) -> None:
         opacity = min(max(float(opacity), 0.0), 1.0)
         if opacity != self._opacity:
             self._opacity = opacity
-            if self._overlay_visible:
-                self._schedule_render()
+            self._sync_overlay_item()
 
     def set_colormap(self, name: str) -> None:
         if name != self._colormap:
             self._colormap = name
-            if self._overlay_visible:
-                self._schedule_render()
+            self._update_overlay_layer()
+
+    def _update_overlay_layer(self) -> None:
+        """Recolour the heatmap layer (new map or colormap); opacity is applied by the item."""
+        if self._heatmap is None:
+            self._overlay_item.setPixmap(QPixmap())
+        else:
+            rgba = apply_heatmap_overlay(self._heatmap, opacity=1.0, colormap=self._colormap)
+            self._overlay_item.setPixmap(QPixmap.fromImage(rgba_to_qimage(rgba)))
+        self._sync_overlay_item()
+
+    def _sync_overlay_item(self) -> None:
+        self._overlay_item.setOpacity(self._opacity)
+        self._overlay_item.setVisible(
+            self._overlay_visible and self._heatmap is not None and self._opacity > 0
+        )
+        self.display_changed.emit()
+        self.viewport().update()
 
     # ----- geometry --------------------------------------------------------------------------
     def zoom_by(self, factor: float) -> None:
@@ -331,33 +366,44 @@ class FilmViewer(QGraphicsView):
         self.setTransform(QTransform())
         self._zoom_changed()
 
-    def rotate_by(self, degrees: int) -> None:
-        self._rotation = (self._rotation + degrees) % 360
+    def _then(self, op: tuple[int, int, int, int]) -> None:
+        """Apply ``op`` after the current orientation (M := M · op, exact integers)."""
+        a11, a12, a21, a22 = self._orientation
+        b11, b12, b21, b22 = op
+        self._orientation = (
+            a11 * b11 + a12 * b21,
+            a11 * b12 + a12 * b22,
+            a21 * b11 + a22 * b21,
+            a21 * b12 + a22 * b22,
+        )
         self._apply_item_transform()
+
+    def rotate_by(self, degrees: int) -> None:
+        """Rotate by a multiple of 90° (positive = clockwise on screen)."""
+        quarter_turns = (degrees // 90) % 4
+        for _ in range(quarter_turns):
+            self._then((0, 1, -1, 0))  # 90° clockwise with y pointing down
 
     def flip_horizontal(self) -> None:
-        self._flip_h = not self._flip_h
-        self._apply_item_transform()
+        """Mirror left-right as the reader sees it now."""
+        self._then((-1, 0, 0, 1))
 
     def flip_vertical(self) -> None:
-        self._flip_v = not self._flip_v
-        self._apply_item_transform()
+        """Mirror top-bottom as the reader sees it now."""
+        self._then((1, 0, 0, -1))
 
     def reset_view(self) -> None:
-        """Undo rotation/flips and fit."""
-        self._rotation = 0
-        self._flip_h = self._flip_v = False
+        """Undo rotation/flips (and refit when fitted)."""
+        self._orientation = (1, 0, 0, 1)
         self._apply_item_transform()
 
     def _apply_item_transform(self) -> None:
         if self._radiograph is None:
             return
         height, width = self._radiograph.shape
-        t = QTransform()
-        t.rotate(self._rotation)
-        t.scale(-1.0 if self._flip_h else 1.0, -1.0 if self._flip_v else 1.0)
-        t.translate(-width / 2.0, -height / 2.0)
-        self._item.setTransform(t)
+        m11, m12, m21, m22 = self._orientation
+        centre = QTransform.fromTranslate(-width / 2.0, -height / 2.0)
+        self._item.setTransform(centre * QTransform(m11, m12, m21, m22, 0.0, 0.0))
         rect = self._item.sceneBoundingRect()
         self.setSceneRect(rect)
         if self._fit_mode:
@@ -438,10 +484,7 @@ class FilmViewer(QGraphicsView):
         radiograph, window = self._radiograph, self._window
         if radiograph is None or window is None:
             return
-        gray = apply_window(radiograph.pixels, window, invert=self._invert)
-        heatmap = self._heatmap if self._overlay_visible else None
-        shown = composite_film(gray, heatmap, self._opacity, self._colormap)
-        self._displayed = gray_to_qimage(shown) if shown.ndim == 2 else rgba_to_qimage(shown)
+        self._displayed = gray_to_qimage(apply_window(radiograph.pixels, window, invert=self._invert))
         self._item.setPixmap(QPixmap.fromImage(self._displayed))
         self.display_changed.emit()
         self.viewport().update()
@@ -456,11 +499,8 @@ class FilmViewer(QGraphicsView):
             wl += f"  ({self._preset})"
         bottom_left = ["Inverted", wl] if self._invert else [wl]
         bottom_right = [f"Zoom {self.scale_factor() * 100:.0f}%"]
-        if self._rotation or self._flip_h or self._flip_v:
-            parts = [f"Rot {self._rotation}°"] if self._rotation else []
-            parts += ["Flip H"] if self._flip_h else []
-            parts += ["Flip V"] if self._flip_v else []
-            bottom_right.insert(0, "  ".join(parts))
+        if self.orientation_text():
+            bottom_right.insert(0, self.orientation_text())
         rows, cols = self._radiograph.shape
         top_left = [self._radiograph.name, f"{cols} × {rows} px"]
         if self._radiograph.view_position:

@@ -276,3 +276,35 @@ def test_wheel_zoom_and_middle_drag_pan(qtbot, window, films) -> None:  # type: 
     qtbot.mouseRelease(viewer.viewport(), Qt.MouseButton.MiddleButton, pos=center + QPoint(30, 20))
     after = (viewer.horizontalScrollBar().value(), viewer.verticalScrollBar().value())
     assert after == (before[0] - 30, before[1] - 20)
+
+
+def test_painted_overlay_matches_render_composite_and_stays_aligned(qtbot, window, films) -> None:  # type: ignore[no-untyped-def]
+    open_and_wait(qtbot, window, films["dicom_m2"])
+    key(qtbot, window, "h")
+    composite = qimage_to_array(window.viewer.displayed_image())[:, :, :3].astype(int)
+    painted = qimage_to_array(window.viewer.render_film())[:, :, :3].astype(int)
+    assert np.abs(painted - composite).max() <= 2  # Qt's 8-bit blending vs radiview.render
+    key(qtbot, window, "r")
+    key(qtbot, window, "f")
+    turned = qimage_to_array(window.viewer.render_film())[:, :, :3].astype(int)
+    expected = np.rot90(composite, -1)[:, ::-1]
+    assert turned.shape == expected.shape
+    assert np.abs(turned - expected).max() <= 4  # the heatmap turns with the film
+    assert np.abs(turned - expected).mean() < 1.5  # resampling rounding; misalignment gives tens
+
+
+def test_flip_after_rotate_acts_in_screen_space(qtbot, window, films) -> None:  # type: ignore[no-untyped-def]
+    open_and_wait(qtbot, window, films["png8"], analysed=False)
+    upright = qimage_to_array(window.viewer.render_film())[:, :, 0].astype(int)
+    key(qtbot, window, "r")
+    key(qtbot, window, "f")  # mirror what is on screen now (the rotated film)
+    shown_now = qimage_to_array(window.viewer.render_film())[:, :, 0].astype(int)
+    assert np.abs(shown_now - np.rot90(upright, -1)[:, ::-1]).mean() < 3
+    # rotate 90° then mirror == mirror, then rotate 270° (the text's convention)
+    assert window.viewer.orientation_text() == "Mirrored · Rot 270°"
+    key(qtbot, window, "f")
+    key(qtbot, window, Qt.Key.Key_R)
+    key(qtbot, window, "r")
+    key(qtbot, window, "r")
+    assert window.viewer.orientation == (1, 0, 0, 1)  # four quarter turns: upright again
+    assert window.viewer.orientation_text() == ""
