@@ -138,3 +138,12 @@ def test_colorfulness_separates_gray_from_colour() -> None:
     photo = rng.integers(0, 256, (50, 60, 3), dtype=np.uint8)
     assert colorfulness(photo) > GATE["max_colorfulness"]
     assert colorfulness(photo.astype(np.float32) / 255.0) == pytest.approx(colorfulness(photo), rel=1e-5)
+
+
+def test_ledoit_wolf_matches_scikit_learn() -> None:
+    covariance = pytest.importorskip("sklearn.covariance")  # installed with grad-cam
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(30, 50)) @ rng.normal(size=(50, 50))
+    x -= x.mean(axis=0)
+    expected, _ = covariance.ledoit_wolf(x, assume_centered=True)
+    np.testing.assert_allclose(ledoit_wolf_covariance(x), expected, rtol=1e-10, atol=1e-12)
