@@ -6,13 +6,13 @@
 #   the shared DICOM files and RLE/JPEG 2000/JPEG-LS DICOMs (CSV row count, no error rows, PDF) ->
 #   GUI shows its main window on Xvfb (when xvfb-run and xwininfo exist) -> dpkg -r (and
 #   /opt/radiview is gone). Every step prints its time; any failure stops with a message.
-# Env: RADIVIEW_INSTALLER_BUDGET  seconds for the whole check (default 1500 = 25 min)
+# Env: RADIVIEW_INSTALLER_BUDGET  seconds for the whole check (default 900 = 15 min)
 #      RADIVIEW_CI_MODEL          model bundle folder to use instead of the bundled one
 #      RADIVIEW_CPU_ONLY=1        build the smaller --cpu-only bundle
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BUDGET=${RADIVIEW_INSTALLER_BUDGET:-1500}
+BUDGET=${RADIVIEW_INSTALLER_BUDGET:-900}
 if [ -z "${_RADIVIEW_CI_BUDGETED:-}" ]; then
     # Re-run this script under one wall-clock limit so a hung build or app cannot stall CI.
     export _RADIVIEW_CI_BUDGETED=1
