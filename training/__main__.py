@@ -13,7 +13,7 @@ from training.train import main as train_main
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = get_args_parser().parse_args(argv)
-    args.command = shlex.join(["python -m training", *argv])
+    args.command = "python -m training " + shlex.join(argv)
     try:
         train_main(args)
     except KeyboardInterrupt:

@@ -74,12 +74,17 @@ def extract_features(
     device: str = "cpu",
     progress: bool = False,
     desc: str = "features",
+    upto: int | None = None,
 ) -> np.ndarray:
-    """Pooled backbone features (N, 576) float32 of cached films, optionally augmented (one pass)."""
+    """Pooled backbone features (N, 576) float32 of cached films, optionally augmented (one pass).
+
+    With ``upto`` = K it returns instead the float16 activations after ``features[:K]`` (N, C, h, w): the
+    frozen part of a partial fine-tune, computed once and cached.
+    """
     from tqdm import tqdm
 
     net.eval().to(device)
-    out = np.zeros((len(images_u8), net.head[0].in_features), dtype=np.float32)
+    out: np.ndarray | None = None
     for start in tqdm(range(0, len(images_u8), batch_size), desc=desc, disable=not progress, mininterval=5):
         batch = []
         for i in range(start, min(start + batch_size, len(images_u8))):
@@ -88,8 +93,27 @@ def extract_features(
                 image = augment(image, np.random.default_rng((seed, i)))
             batch.append(to_input_tensor(image, config))
         x = torch.stack(batch).to(device)
-        out[start : start + len(batch)] = net.forward_features(x).cpu().numpy()
+        y = net.forward_features(x) if upto is None else net.features[:upto](x).half()
+        if out is None:
+            out = np.zeros((len(images_u8), *y.shape[1:]), dtype=np.float32 if upto is None else np.float16)
+        out[start : start + len(batch)] = y.cpu().numpy()
+    if out is None:
+        out = np.zeros((0, net.head[0].in_features), dtype=np.float32)
     return out
+
+
+class TailNet(nn.Module):
+    """``features[K:]`` → pool → head of a RadiviewNet (shares its modules): trains on cached activations."""
+
+    def __init__(self, net: RadiviewNet, start: int) -> None:
+        super().__init__()
+        self.net, self.start = net, start
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.flatten(self.net.pool(self.net.features[self.start :](x.float())), 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.head(self.pooled(x))
 
 
 def pick_device(name: str = "auto") -> str:

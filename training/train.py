@@ -52,6 +52,7 @@ from training.data.splits import SPLITS, assert_patient_disjoint, count_table, s
 from training.evaluate import evaluate, full_report, roc_curve, summarize
 from training.model import (
     DEFAULT_BACKBONE_WEIGHTS,
+    TailNet,
     architecture_of,
     build_model,
     extract_features,
@@ -80,10 +81,15 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--backbone-lr-factor", type=float, default=0.1, help="finetune: backbone lr = lr × this")
     p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
+                   help="cosine: decay every group's lr to 0 over --epochs (per epoch)")
     p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--bn-train", action="store_true", help="finetune: let backbone BatchNorm update")
     p.add_argument("--augment", choices=AUGMENTATIONS, default="source")
     p.add_argument("--feature-passes", type=int, default=4, help="frozen: augmented passes of train")
+    p.add_argument("--trainable-from", type=int, default=13,
+                   help="frozen: also train backbone blocks features[K:] on cached features[:K] activations "
+                        "(13 = head only, the paper's method; 9 = the last 7×7 blocks)")
     p.add_argument("--no-oversample", dest="oversample", action="store_false",
                    help="do not expand every class to the largest class's count each epoch")
     p.add_argument("--select-metric", choices=("balanced_accuracy", "accuracy", "macro_auc", "neg_loss"),
@@ -365,7 +371,9 @@ def _tensor_batches(
 
 def feature_bank(net: nn.Module, splits: dict[str, ImageCache], args: argparse.Namespace,
                  config: PreprocessConfig, device: str, progress: bool) -> dict[str, np.ndarray]:
-    """Clean features of every split plus augmented passes of train, cached on disk when allowed."""
+    """Clean features of every split plus augmented passes of train, cached on disk when allowed
+    (pooled 576-d features, or with ``--trainable-from`` K < 13 the activations after ``features[:K]``)."""
+    upto = args.trainable_from if args.trainable_from < len(net.features) else None
     augment = build_augment(args.augment)
     weights_id = hashlib.sha256(b"".join(v.detach().cpu().numpy().tobytes()
                                          for v in net.features.state_dict().values())).hexdigest()[:12]
@@ -376,14 +384,16 @@ def feature_bank(net: nn.Module, splits: dict[str, ImageCache], args: argparse.N
     for key, split, aug, pass_seed in jobs:
         images = splits[split].images
         digest = hashlib.sha256(images.tobytes()).hexdigest()[:12]
-        name = f"feat-{weights_id}-{digest}-{args.augment if aug else 'clean'}-{args.seed}-{pass_seed}.npy"
+        level = "pooled" if upto is None else f"upto{upto}"
+        tag = args.augment if aug else "clean"
+        name = f"feat-{weights_id}-{digest}-{level}-{tag}-{args.seed}-{pass_seed}.npy"
         path = Path(args.cache_dir) / name if args.cache_dir else None
         if path is not None and path.is_file():
             out[key] = np.load(path)
             continue
         t0 = time.perf_counter()
         feats = extract_features(net, images, config, augment=aug, seed=args.seed * 1000 + pass_seed,
-                                 device=device, progress=progress, desc=key)
+                                 device=device, progress=progress, desc=key, upto=upto)
         logger.info("features %s: %d films in %.1f s (%.1f films/s)", key, len(images),
                     time.perf_counter() - t0, len(images) / max(time.perf_counter() - t0, 1e-9))
         if path is not None:
@@ -491,18 +501,32 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     criterion = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
     timings: dict[str, float] = {"data_s": time.perf_counter() - t_start}
 
+    clean_features: Any = None
     if args.mode == "frozen":
-        freeze_backbone(net)
+        partial = args.trainable_from < len(net.features)
+        freeze_backbone(net, trainable_from=args.trainable_from if partial else None)
         t0 = time.perf_counter()
         feats = feature_bank(net, splits, args, config, device, progress)
         timings["features_s"] = time.perf_counter() - t0
         aug_keys = sorted(k for k in feats if k.startswith("train_aug"))
         bank = np.stack([feats["train_clean"]] + [feats[k] for k in aug_keys])
-        model: nn.Module = net.head
+        model: nn.Module = TailNet(net, args.trainable_from) if partial else net.head
         train_loader: Any = FeatureBatches(bank, y["train"], args.batch_size, args.seed, args.oversample)
-        val_loader: Any = _tensor_batches(feats["val_clean"], y["val"])
+        val_loader: Any = _tensor_batches(feats["val_clean"], y["val"], 64 if partial else 512)
         params = [{"params": net.head.parameters(), "lr": args.lr}]
         after_train_mode = None
+        if partial:
+            params.append({"params": net.features[args.trainable_from :].parameters(),
+                           "lr": args.lr * args.backbone_lr_factor})
+            after_train_mode = None if args.bn_train else (lambda: set_backbone_bn_eval(net))
+
+        def clean_features(split: str) -> np.ndarray:  # pooled features of the final network
+            if not partial:
+                return feats[f"{split}_clean"]
+            tail = TailNet(net, args.trainable_from).eval()
+            with torch.no_grad():
+                return np.concatenate([tail.pooled(x).numpy() for x, _ in
+                                       _tensor_batches(feats[f"{split}_clean"], y[split], 64)])
     else:
         freeze_backbone(net, trainable_from=0)
         net.to(device)
@@ -521,6 +545,9 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
                   {"params": net.features.parameters(), "lr": args.lr * args.backbone_lr_factor}]
         after_train_mode = None if args.bn_train else (lambda: set_backbone_bn_eval(net))
     optimizer = torch.optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
+    scheduler = None
+    if args.lr_schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(args.epochs, 1))
 
     ckpt_path = run_dir / "checkpoint.pt"
     start_epoch, best_metric, best_state, history = 0, -float("inf"), None, []
@@ -528,6 +555,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)  # our own file
         net.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        if scheduler is not None and ckpt.get("scheduler") is not None:
+            scheduler.load_state_dict(ckpt["scheduler"])
         set_rng_state(ckpt["rng"])
         start_epoch, best_metric = ckpt["epoch"] + 1, ckpt["best_metric"]
         best_state, history = ckpt["best_state"], ckpt["history"]
@@ -541,6 +570,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         train_loader.set_epoch(epoch)
         stats = train_one_epoch(model, criterion, optimizer, train_loader, device, epoch, progress,
                                 after_train_mode)
+        if scheduler is not None:
+            scheduler.step()
         if ddp.is_main:
             logits, labels, vloss = evaluate(net if args.mode == "finetune" else model, val_loader, device)
             metric = metric_of(logits, labels, vloss, args.select_metric)
@@ -556,6 +587,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
                         args.select_metric, metric)
             save_checkpoint(ckpt_path, {
                 "model": net.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                "scheduler": scheduler.state_dict() if scheduler is not None else None,
                 "rng": rng_state(), "best_metric": best_metric, "best_state": best_state,
                 "history": history, "args": vars(args),
             })
@@ -572,7 +604,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     if best_state is not None:
         net.load_state_dict(best_state)
     net.eval()
-    metrics = finish(net, splits, y, args, config, device, progress, history, data, timings, architecture)
+    metrics = finish(net, splits, y, args, config, device, progress, history, data, timings,
+                     clean_features)
     metrics["timings"]["total_s"] = time.perf_counter() - t_start
     write_json(run_dir / "metrics.json", metrics)
     if args.export:
@@ -604,14 +637,21 @@ class _EpochLoader:
 
 def finish(net: nn.Module, splits: dict[str, ImageCache], y: dict[str, np.ndarray], args: argparse.Namespace,
            config: PreprocessConfig, device: str, progress: bool, history: list[dict[str, float]],
-           data: dict[str, Any], timings: dict[str, float], architecture: dict[str, Any]) -> dict[str, Any]:
-    """Calibrate on val, fit the gate on train (threshold on val), evaluate on test, plot."""
+           data: dict[str, Any], timings: dict[str, float], clean_features: Any = None) -> dict[str, Any]:
+    """Calibrate on val, fit the gate on train (threshold on val), evaluate on test, plot.
+
+    ``clean_features(split)`` gives the final network's pooled features when they are already known
+    (frozen modes); otherwise every film goes through the network once more.
+    """
     from training import plots
 
     run_dir = Path(args.output_dir)
     t0 = time.perf_counter()
-    feats = {s: extract_features(net, splits[s].images, config, device=device, progress=progress,
-                                 desc=f"{s} clean") for s in SPLITS}
+    if clean_features is not None:
+        feats = {s: clean_features(s) for s in SPLITS}
+    else:
+        feats = {s: extract_features(net, splits[s].images, config, device=device, progress=progress,
+                                     desc=f"{s} clean") for s in SPLITS}
     with torch.no_grad():
         logits = {s: net.head(torch.from_numpy(feats[s]).to(device)).float().cpu().numpy() for s in SPLITS}
     temperature = fit_temperature(logits["val"], y["val"])

@@ -102,3 +102,21 @@ def test_finetune_ddp_two_processes_gloo(synthetic_manifest: Path, tmp_path: Pat
     assert not torch.allclose(ckpt["model"]["features.0.0.weight"], init["features.0.0.weight"])
     assert torch.allclose(ckpt["model"]["features.0.0.weight"], ckpt["best_state"]["features.0.0.weight"])
     assert np.isfinite(metrics["test"]["accuracy"])
+
+
+def test_partial_finetune_trains_the_last_blocks_on_cached_activations(
+    synthetic_manifest: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "partial"
+    metrics = train_main(tiny_args(synthetic_manifest, out, "--epochs", "1", "--feature-passes", "1",
+                                   "--trainable-from", "11"))
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
+    torch.manual_seed(0)
+    init = build_network({"hidden": 32}).state_dict()
+    frozen, trained = "features.10.block.0.0.weight", "features.11.block.0.0.weight"
+    assert torch.equal(ckpt["model"][frozen], init[frozen])
+    assert not torch.equal(ckpt["model"][trained], init[trained])
+    # BatchNorm statistics of the trained blocks stay fixed (eval mode)
+    bn = "features.11.block.0.1.running_mean"
+    assert torch.equal(ckpt["model"][bn], init[bn])
+    assert metrics["gate"]["test_acceptance"] >= 0

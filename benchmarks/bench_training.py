@@ -1,0 +1,96 @@
+"""Training throughput on this machine: frozen mode (feature extraction, head training) and finetune
+(forward+backward at batch 16), plus the wall time of the last real frozen retrain if a run dir has one.
+
+    .venv/bin/python benchmarks/bench_training.py [--threads N] [--run-dir runs/NAME]
+
+Prints figures only (no assertions). Uses random weights and random inputs: throughput does not depend on
+the weights' values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from radiview.inference.network import build_network
+from radiview.inference.preprocess import PreprocessConfig
+from training.augment import build_augment
+from training.model import extract_features, set_backbone_bn_eval
+
+
+def bench_extract(n: int, augment: str) -> float:
+    net = build_network()
+    images = np.random.default_rng(0).integers(0, 256, (n, 224, 224), dtype=np.uint8)
+    extract_features(net, images[:8], PreprocessConfig(), batch_size=8)  # warm-up
+    t0 = time.perf_counter()
+    extract_features(net, images, PreprocessConfig(), augment=build_augment(augment), batch_size=64)
+    return n / (time.perf_counter() - t0)
+
+
+def bench_head(steps: int, batch: int = 16) -> float:
+    head = build_network().head
+    opt = torch.optim.Adam(head.parameters(), lr=1e-3)
+    x = torch.randn(steps, batch, 576)
+    y = torch.randint(0, 4, (steps, batch))
+    head.train()
+    t0 = time.perf_counter()
+    for i in range(steps):
+        loss = nn.functional.cross_entropy(head(x[i]), y[i])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return steps * batch / (time.perf_counter() - t0)
+
+
+def bench_finetune(steps: int, batch: int = 16) -> float:
+    net = build_network()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+    x = torch.randn(batch, 3, 224, 224)
+    y = torch.randint(0, 4, (batch,))
+    net.train()
+    set_backbone_bn_eval(net)
+    for i in range(steps + 1):
+        if i == 1:
+            t0 = time.perf_counter()  # first step is warm-up
+        loss = nn.functional.cross_entropy(net(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return steps * batch / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--images", type=int, default=128, help="films per feature-extraction measurement")
+    p.add_argument("--run-dir", default="runs/bundle",
+                   help="a real run whose metrics.json gives the retrain time")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s); "
+          "figures on a shared machine vary")
+    print(f"frozen: feature extraction, clean        {bench_extract(args.images, 'none'):7.1f} films/s")
+    print(f"frozen: feature extraction, 'source' aug {bench_extract(args.images, 'source'):7.1f} films/s")
+    print(f"frozen: head training (batch 16)         {bench_head(200):7.0f} films/s")
+    print(f"finetune: forward+backward (batch 16)    {bench_finetune(5):7.1f} films/s")
+    metrics = Path(args.run_dir) / "metrics.json"
+    if metrics.is_file():
+        m = json.loads(metrics.read_text())
+        t = m.get("timings", {})
+        print(f"real frozen retrain ({args.run_dir}): total {t.get('total_s', float('nan')) / 60:.1f} min "
+              f"(data {t.get('data_s', 0):.0f} s, features {t.get('features_s', 0):.0f} s, "
+              f"head {t.get('train_s', 0):.0f} s for {m.get('epochs')} epochs, "
+              f"evaluation+gate {t.get('evaluate_s', 0):.0f} s)")
+    else:
+        print(f"no {metrics}: run the README's command to time a full frozen retrain")
+
+
+if __name__ == "__main__":
+    main()
