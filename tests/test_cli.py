@@ -152,6 +152,16 @@ def test_predict_heatmap_png(tiny_bundle: Path, tmp_path: Path, capsys: pytest.C
     # The overlay is in colour, the film itself is gray.
     assert np.abs(rgb[..., 0].astype(int) - rgb[..., 2].astype(int)).max() > 50
     assert main(["predict", str(folder / "film_00.png"), "--heatmap", str(tmp_path / "no" / "h.png")]) == 2
+    # A refused film gets no map: the PNG is the film alone, in gray.
+    refused = tmp_path / "refused.png"
+    assert (
+        main(["predict", str(folder / "blank.png"), "--heatmap", str(refused), "--model", str(tiny_bundle)])
+        == 0
+    )
+    assert "no heatmap for a refused film" in capsys.readouterr().out
+    with Image.open(refused) as im:
+        gray = np.asarray(im)
+    assert gray.shape == (48, 48, 3) and (gray[..., 0] == gray[..., 2]).all()
 
 
 # -------------------------------------------------------------------------------- screen
