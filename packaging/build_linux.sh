@@ -61,6 +61,9 @@ install -m 644 packaging/linux/radiview.desktop "$STAGE/usr/share/applications/r
 install -m 644 packaging/linux/radiview-mime.xml "$STAGE/usr/share/mime/packages/radiview.xml"
 install -m 644 resources/icons/radiview.png "$STAGE/usr/share/pixmaps/radiview.png"
 "$PY" packaging/make_icon.py --no-redraw --hicolor "$STAGE/usr/share/icons/hicolor" >/dev/null
+# Everyone must be able to read the app: PyInstaller keeps source modes, and atomic writes
+# (mkstemp) leave files such as the model bundle at 0600.
+chmod -R u+rwX,go+rX,go-w "$STAGE/opt/radiview" "$STAGE/usr"
 install -m 755 packaging/linux/postinst packaging/linux/postrm "$STAGE/DEBIAN/"
 installed_kb=$(du -sk --exclude=DEBIAN "$STAGE" | cut -f1)
 # Qt's xcb platform plugin needs these system libraries (the same list as packaging/apt-packages.txt).

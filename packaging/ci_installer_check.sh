@@ -102,6 +102,8 @@ if command -v update-desktop-database >/dev/null; then
     grep -q '^application/dicom=.*radiview\.desktop' /usr/share/applications/mimeinfo.cache ||
         fail "application/dicom is not associated with radiview.desktop after postinst"
 fi
+unreadable=$(find /opt/radiview ! -perm -o=r -print -quit)
+[ -z "$unreadable" ] || fail "$unreadable is not readable by other users (a non-root user could not start the app)"
 step_end "desktop integration"
 
 step_start "radiview --version"

@@ -139,6 +139,26 @@ def test_cpu_only_drops_no_library_that_a_kept_one_links() -> None:
     assert dropped & linked == set()
 
 
+def test_cpu_only_filter_drops_the_library_and_its_symlink() -> None:
+    """Run the spec's own filter functions on PyInstaller-style TOC entries."""
+    tree = ast.parse(SPEC.read_text(encoding="utf-8"), filename=str(SPEC))
+    wanted = [
+        node
+        for node in tree.body
+        if (isinstance(node, ast.FunctionDef) and node.name in {"_keep", "_keep_entry"})
+        or (isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "CPU_ONLY_DROP")
+    ]
+    namespace: dict = {"re": re, "os": os}
+    exec(compile(ast.Module(body=wanted, type_ignores=[]), str(SPEC), "exec"), namespace)
+    keep = namespace["_keep_entry"]
+    assert not keep(("nvidia/cu13/lib/libcusolver.so.12", "/site/libcusolver.so.12", "BINARY"))
+    assert not keep(("libcusolver.so.12", "nvidia/cu13/lib/libcusolver.so.12", "SYMLINK"))
+    assert not keep(("nvidia/cudnn/lib/libcudnn_engines_precompiled.so.9", "/x", "BINARY"))
+    assert keep(("nvidia/cudnn/lib/libcudnn.so.9", "/site/nvidia/cudnn/lib/libcudnn.so.9", "BINARY"))
+    assert keep(("libcudart.so.13", "nvidia/cu13/lib/libcudart.so.13", "SYMLINK"))
+    assert keep(("torch/lib/libtorch_cuda.so", "/site/torch/lib/libtorch_cuda.so", "BINARY"))
+
+
 # ---- Linux desktop integration --------------------------------------------------------------
 
 
@@ -215,6 +235,9 @@ def test_build_linux_wraps_a_bundle_into_a_deb(tmp_path: Path) -> None:
     (bundle / "_internal" / "resources").mkdir(parents=True)
     (bundle / "radiview").write_text("#!/bin/sh\necho stand-in\n", encoding="utf-8")
     (bundle / "radiview").chmod(0o755)
+    private = bundle / "_internal" / "resources" / "model.pt"  # atomic writes leave 0600 files
+    private.write_bytes(b"weights")
+    private.chmod(0o600)
     env = {
         **os.environ,
         "DIST_DIR": str(tmp_path / "dist"),
@@ -240,6 +263,7 @@ def test_build_linux_wraps_a_bundle_into_a_deb(tmp_path: Path) -> None:
     assert "./usr/bin/radiview" in entries and entries["./usr/bin/radiview"].rstrip().endswith(
         "-> /opt/radiview/radiview"
     )
+    assert entries["./opt/radiview/_internal/resources/model.pt"].startswith("-rw-r--r-- root/root")
     for path in (
         "./usr/share/applications/radiview.desktop",
         "./usr/share/mime/packages/radiview.xml",
