@@ -20,8 +20,8 @@ if [ -z "${_RADIVIEW_CI_BUDGETED:-}" ]; then
     timeout --kill-after=60 "$BUDGET" bash "$0" "$@" || rc=$?
     if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
         echo "ci_installer_check: FAILED: over its ${BUDGET} s budget (RADIVIEW_INSTALLER_BUDGET)" >&2
-        if dpkg -s radiview >/dev/null 2>&1; then
-            $([ "$(id -u)" = 0 ] || echo sudo) dpkg -r radiview >/dev/null 2>&1 || true
+        if dpkg-query -W radiview >/dev/null 2>&1; then
+            $([ "$(id -u)" = 0 ] || echo sudo) dpkg --purge radiview >/dev/null 2>&1 || true
         fi
     fi
     exit "$rc"
@@ -51,7 +51,7 @@ fail() {
     exit 1
 }
 cleanup() {
-    if [ -n "$installed" ]; then $SUDO dpkg -r radiview >/dev/null 2>&1 || true; fi
+    if [ -n "$installed" ]; then $SUDO dpkg --purge radiview >/dev/null 2>&1 || true; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -82,9 +82,12 @@ fi
 echo "   .deb: $(du -h "$DEB" | cut -f1)  $DEB"
 
 step_start "install $DEB"
-if dpkg -s radiview >/dev/null 2>&1; then
-    fail "a radiview package is already installed here; remove it first (dpkg -r radiview)"
-fi
+# `dpkg -r` keeps a package's postrm until purge ("config-files" state): purge such leftovers.
+case "$(dpkg-query -W -f='${db:Status-Status}' radiview 2>/dev/null || true)" in
+    "" | not-installed) ;;
+    config-files) $SUDO dpkg --purge radiview >/dev/null ;;
+    *) fail "a radiview package is already installed here; remove it first (dpkg --purge radiview)" ;;
+esac
 installed=1
 $SUDO dpkg -i "$DEB" || fail "dpkg -i failed (missing Depends? run: apt-get install -f, or make system-deps)"
 step_end "dpkg -i"
@@ -156,13 +159,15 @@ else
     echo "== ci_installer_check: GUI window check skipped (needs xvfb-run and xwininfo from x11-utils)"
 fi
 
-step_start "dpkg -r radiview"
+step_start "dpkg -r radiview, then --purge"
 $SUDO dpkg -r radiview >/dev/null || fail "dpkg -r radiview failed"
 installed=""
 [ ! -e /opt/radiview ] || fail "/opt/radiview is still there after dpkg -r"
 [ ! -e /usr/bin/radiview ] || fail "/usr/bin/radiview is still there after dpkg -r"
 [ ! -e /usr/share/applications/radiview.desktop ] || fail "the desktop entry is still there after dpkg -r"
-step_end "dpkg -r"
+$SUDO dpkg --purge radiview >/dev/null || fail "dpkg --purge radiview failed"
+[ -z "$(dpkg-query -W radiview 2>/dev/null)" ] || fail "dpkg still lists radiview after --purge"
+step_end "dpkg -r, --purge"
 
 echo "== ci_installer_check: PASSED in $(( $(date +%s) - t_all )) s"
 printf '   %s\n' "${SUMMARY[@]}"
