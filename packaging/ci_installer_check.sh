@@ -4,7 +4,7 @@
 # Steps: build (packaging/build_linux.sh) -> dpkg -i -> launcher/desktop/MIME checks ->
 #   `radiview --version` -> `radiview --self-test` -> `radiview screen` over real sample films,
 #   the shared DICOM files and RLE/JPEG 2000/JPEG-LS DICOMs (CSV row count, no error rows, PDF) ->
-#   GUI shows its main window on Xvfb (when xvfb-run and xwininfo exist) -> dpkg -r (and
+#   GUI shows its main window with a DICOM film on Xvfb (needs xvfb-run, xwininfo) -> dpkg -r (and
 #   /opt/radiview is gone). Every step prints its time; any failure stops with a message.
 # Env: RADIVIEW_INSTALLER_BUDGET  seconds for the whole check (default 900 = 15 min)
 #      RADIVIEW_CI_MODEL          model bundle folder to use instead of the bundled one
@@ -151,8 +151,10 @@ head -c 5 "$WORK/report.pdf" | grep -q '%PDF-' || fail "no PDF report written"
 step_end "radiview screen"
 
 if command -v xvfb-run >/dev/null && command -v xwininfo >/dev/null; then
-    step_start "GUI main window on Xvfb"
-    out=$(bash packaging/gui_ready_time.sh /usr/bin/radiview 180) || fail "the installed GUI did not show its window"
+    step_start "GUI main window on Xvfb, opening a JPEG 2000 DICOM as a double-click would"
+    film="$WORK/films/compressed_j2k.dcm"
+    [ -f "$film" ] || film=""
+    out=$(bash packaging/gui_ready_time.sh /usr/bin/radiview 180 "$film") || fail "the installed GUI did not show its window"
     echo "   $out"
     step_end "GUI window (${out##* } s)"
 else
