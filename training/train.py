@@ -684,7 +684,9 @@ def finish(net: nn.Module, splits: dict[str, ImageCache], y: dict[str, np.ndarra
                                       for s in sorted(set(sources.tolist()))},
     }
     if args.ood:
-        gate_metrics["ood"] = evaluate_gate_ood(net, gate, threshold, args, config, device)
+        gate_metrics["ood"] = evaluate_gate_ood(net, gate, threshold, args, config, device,
+                                                val_scores, test_accept_fn=lambda t: float(
+                                                    ((test_scores <= t) & std_ok["test"]).mean()))
     gate_params = {"threshold": threshold, "class_means": gate.class_means, "precision": gate.precision}
 
     report = full_report(probs["test"], y["test"], splits["test"].records, n_boot=args.n_boot, seed=args.seed)
@@ -742,8 +744,13 @@ def read_ood_manifest(csv_path: str | Path) -> list[tuple[str, str]]:
 
 
 def evaluate_gate_ood(net: nn.Module, gate: Any, threshold: float, args: argparse.Namespace,
-                      config: PreprocessConfig, device: str) -> dict[str, Any]:
-    """Refusal rate per OOD kind (feature distance or near-uniform input), after everything was fitted."""
+                      config: PreprocessConfig, device: str, val_scores: np.ndarray | None = None,
+                      test_accept_fn: Any = None) -> dict[str, Any]:
+    """Refusal rate per OOD kind (feature distance or near-uniform input), after everything was fitted.
+
+    Also reports, for information only, what other val acceptance rates would have given (the threshold
+    rule is fixed by ``--gate-acceptance`` before any OOD image is looked at).
+    """
     items = read_ood_manifest(args.ood)
     images, ok, failures = prepare_films([p for p, _ in items], config, workers=args.workers)
     kinds = np.asarray([k for _, k in items])[ok]
@@ -758,6 +765,15 @@ def evaluate_gate_ood(net: nn.Module, gate: Any, threshold: float, args: argpars
         k: {"n": int((kinds == k).sum()), "refusal_rate": round(float(refused[kinds == k].mean()), 4)}
         for k in sorted(set(kinds.tolist()))
     }
+    if val_scores is not None and test_accept_fn is not None:
+        out["tradeoff_not_used_for_fitting"] = {
+            f"val_acceptance_{rate}": {
+                "ood_refusal": round(float(((scores > t) | (std < args.gate_min_std)).mean()), 4),
+                "test_acceptance": round(test_accept_fn(t), 4),
+            }
+            for rate in (0.95, 0.97, 0.98, 0.99, 0.995)
+            for t in [gate_threshold(val_scores, rate)]
+        }
     return out
 
 
