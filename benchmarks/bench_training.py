@@ -87,7 +87,8 @@ def main() -> None:
         print(f"real frozen retrain ({args.run_dir}): total {t.get('total_s', float('nan')) / 60:.1f} min "
               f"(data {t.get('data_s', 0):.0f} s, features {t.get('features_s', 0):.0f} s, "
               f"head {t.get('train_s', 0):.0f} s for {m.get('epochs')} epochs, "
-              f"evaluation+gate {t.get('evaluate_s', 0):.0f} s)")
+              f"evaluation+gate {t.get('evaluate_s', 0):.0f} s; "
+              f"{t.get('feature_passes_from_cache', '?')} feature passes read from the cache)")
     else:
         print(f"no {metrics}: run the README's command to time a full frozen retrain")
 

@@ -41,15 +41,18 @@ LIMITATIONS = (
     "the adult normals come from one source (cxr_radiography, RSNA/NIH). The model can learn age, body size "
     "or source instead of disease; see metrics.by_source, metrics.by_age_group and metrics.shortcut.",
     "Adult pneumonia other than COVID-19 is nearly absent from training (45 ieee8023 films), so an adult "
-    "bacterial or viral pneumonia is likely to be called COVID-19.",
+    "bacterial or viral pneumonia is likely to be called COVID-19 (6 of the 8 such test films were).",
+    "Adult films from sources never seen in training are at risk of being called COVID-19: a pre-COVID NIH "
+    "ChestX-ray14 film (shared/data/dicom) gets COVID-19 with probability 0.97. Treat a COVID-19 output on "
+    "an adult film from a new site as unverified.",
     "Bacterial vs viral pneumonia labels come from Kermany file names only, and the two are often confused "
     "(see the confusion matrix); the split between them is the weakest part of the model.",
     "No external validation: all figures are on a patient-disjoint test split of the same sources.",
     "Trained on 8-bit JPEG re-encodings (longest side ≤ 512 px, some sources 224×224); DICOM films are "
     "windowed by their default window, which may differ from what the training films went through.",
-    "The input gate (Mahalanobis distance on ImageNet backbone features) was fitted without any "
-    "out-of-distribution images; it refuses most lateral films, CT slices and other images but not all, "
-    "and it does not detect every unusual frontal film.",
+    "The input gate (Mahalanobis distance on pooled backbone features) was fitted without any "
+    "out-of-distribution images; it refuses CT slices and other modalities but only about half of lateral "
+    "chest films (see gate.ood_refusal_by_kind), and it does not detect every unusual frontal film.",
 )
 
 

@@ -370,7 +370,7 @@ def _tensor_batches(
 
 
 def feature_bank(net: nn.Module, splits: dict[str, ImageCache], args: argparse.Namespace,
-                 config: PreprocessConfig, device: str, progress: bool) -> dict[str, np.ndarray]:
+                 config: PreprocessConfig, device: str, progress: bool) -> tuple[dict[str, np.ndarray], int]:
     """Clean features of every split plus augmented passes of train, cached on disk when allowed
     (pooled 576-d features, or with ``--trainable-from`` K < 13 the activations after ``features[:K]``)."""
     upto = args.trainable_from if args.trainable_from < len(net.features) else None
@@ -378,6 +378,7 @@ def feature_bank(net: nn.Module, splits: dict[str, ImageCache], args: argparse.N
     weights_id = hashlib.sha256(b"".join(v.detach().cpu().numpy().tobytes()
                                          for v in net.features.state_dict().values())).hexdigest()[:12]
     out: dict[str, np.ndarray] = {}
+    hits = 0
     jobs: list[tuple[str, str, Any, int]] = [(f"{s}_clean", s, None, 0) for s in SPLITS]
     if augment is not None:
         jobs += [(f"train_aug{k}", "train", augment, k + 1) for k in range(args.feature_passes)]
@@ -390,6 +391,8 @@ def feature_bank(net: nn.Module, splits: dict[str, ImageCache], args: argparse.N
         path = Path(args.cache_dir) / name if args.cache_dir else None
         if path is not None and path.is_file():
             out[key] = np.load(path)
+            logger.info("features %s: cache hit %s", key, path.name)
+            hits += 1
             continue
         t0 = time.perf_counter()
         feats = extract_features(net, images, config, augment=aug, seed=args.seed * 1000 + pass_seed,
@@ -403,7 +406,7 @@ def feature_bank(net: nn.Module, splits: dict[str, ImageCache], args: argparse.N
                 np.save(fh, feats)
             os.replace(tmp, path)
         out[key] = feats
-    return out
+    return out, hits
 
 
 def metric_of(logits: np.ndarray, labels: np.ndarray, loss: float, name: str) -> float:
@@ -506,8 +509,9 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         partial = args.trainable_from < len(net.features)
         freeze_backbone(net, trainable_from=args.trainable_from if partial else None)
         t0 = time.perf_counter()
-        feats = feature_bank(net, splits, args, config, device, progress)
+        feats, hits = feature_bank(net, splits, args, config, device, progress)
         timings["features_s"] = time.perf_counter() - t0
+        timings["feature_passes_from_cache"] = hits
         aug_keys = sorted(k for k in feats if k.startswith("train_aug"))
         bank = np.stack([feats["train_clean"]] + [feats[k] for k in aug_keys])
         model: nn.Module = TailNet(net, args.trainable_from) if partial else net.head
