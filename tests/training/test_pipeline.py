@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ from radiview.inference import Classifier
 from radiview.inference.bundle import load_bundle, read_model_card
 from radiview.inference.network import build_network
 from training.__main__ import main as cli_main
+from training.data.sources import LABELS
 from training.train import get_args_parser
 from training.train import main as train_main
 
@@ -120,3 +122,17 @@ def test_partial_finetune_trains_the_last_blocks_on_cached_activations(
     bn = "features.11.block.0.1.running_mean"
     assert torch.equal(ckpt["model"][bn], init[bn])
     assert metrics["gate"]["test_acceptance"] >= 0
+
+
+def test_expand_writes_balanced_augmented_copy_that_trains(synthetic_manifest: Path, tmp_path: Path) -> None:
+    out = tmp_path / "exp"
+    train_main(tiny_args(synthetic_manifest, out, "--expand", "12", "--augment", "paper"))
+    rows = list(csv.DictReader((out / "expanded" / "manifest.csv").open()))
+    train = [r for r in rows if r["split"] == "train"]
+    assert {label: sum(r["label"] == label for r in train) for label in LABELS} == dict.fromkeys(LABELS, 12)
+    assert all(r["augmented"] == "0" for r in rows if r["split"] != "train")  # val/test untouched
+    # training on the expanded manifest honours its split column (no re-split, no de-duplication)
+    metrics = train_main(tiny_args(out / "expanded" / "manifest.csv", tmp_path / "run", "--epochs", "1",
+                                   "--feature-passes", "1", "--augment", "none"))
+    assert metrics["data"]["totals"]["train"] == 48
+    assert metrics["data"]["split"]["method"] == "from the manifest's split column"
