@@ -41,6 +41,9 @@ def test_screening_fills_a_sortable_filterable_table(qtbot, window, tmp_path) ->
     assert "Finished: 7 / 7 films" in panel.rate_label.text()
     assert panel.progress_bar.value() == 7 and panel.start_button.isEnabled()
     assert not panel.cancel_button.isEnabled()
+    # The table starts sorted A→Z by file.
+    names = [panel.proxy.index(r, 0).data() for r in range(panel.proxy.rowCount())]
+    assert names == sorted(names) and names[0] == "broken0.png"
 
     panel.status_combo.setCurrentText("error")
     assert panel.proxy.rowCount() == 1
