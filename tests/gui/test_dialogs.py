@@ -134,4 +134,7 @@ def test_data_licences_from_the_card() -> None:
     named_only = SimpleNamespace(training_data={"by_source": {"ieee8023": 412, "figure1": 28}})
     text = licences_html(named_only)
     assert "CC BY-NC-SA 4.0" in text and "research purposes only" in text
+    assert "<b>ieee8023</b>" in text and "kermany224" not in text  # names as the manifest spells them
+    both = licences_html(SimpleNamespace(training_data={"by_source": {"kermany": 1, "kermany224": 2}}))
+    assert both.count("CC BY 4.0") == 2
     assert "no data-source licences" in licences_html(SimpleNamespace(training_data={}))

@@ -28,12 +28,15 @@ LICENCES: tuple[tuple[str, str, str], ...] = (
     ("NumPy", "BSD-3-Clause", ""),
     ("Pillow", "MIT-CMU (HPND)", "PNG/JPEG reading."),
     ("Matplotlib", "PSF-based (Matplotlib licence)", "PDF reports."),
+    ("OpenCV (opencv-python-headless)", "Apache-2.0", "Image operations inside grad-cam."),
+    ("SciPy, scikit-learn", "BSD-3-Clause", "Pulled in by grad-cam."),
 )
 
 #: Licences of the data sources RadiView's models are trained on (from shared/data/README.md);
 #: shown for each source the model card's training data names, when the card has no licences.
 KNOWN_DATA_LICENCES: dict[str, str] = {
     "kermany": "CC BY 4.0 (Kermany, Zhang, Goldbaum; Mendeley Data 2018)",
+    "kermany224": "CC BY 4.0 (224-px copies of the Kermany data set)",
     "ieee8023": "per-image licences (Apache-2.0, CC BY-NC-SA 4.0, CC BY 4.0, …); metadata CC BY-NC-SA 4.0",
     "actualmed": "no licence file; the README says research purposes only",
     "figure1": "no licence file; the README says research purposes only",
@@ -122,7 +125,15 @@ def licences_html(card: Any) -> str:
     ]
     sources = _data_licences(card)
     parts.append("<h3>Training data</h3>")
-    if sources:
+    if isinstance(sources, Mapping) and sources:
+        # Source names stay as the manifest spells them (kermany224, cxr_radiography).
+        rows = "".join(
+            f"<tr><td style='padding-right:12px'><b>{html.escape(str(name))}</b></td>"
+            f"<td>{html.escape(str(lic))}</td></tr>"
+            for name, lic in sources.items()
+        )
+        parts.append(f"<table cellspacing='0' cellpadding='2'>{rows}</table>")
+    elif sources:
         parts.append(render_value_html(sources))
     else:
         parts.append("<p><i>The model card lists no data-source licences.</i></p>")
