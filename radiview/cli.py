@@ -315,20 +315,28 @@ class _Progress:
         self.start = time.perf_counter()
         self.count = 0
         self._shown = 0.0
+        self._first: tuple[float, int] | None = None
 
     def update(self, count: int) -> None:
         self.count = count
         now = time.perf_counter()
+        if self._first is None:
+            # The first batch carries the model's warm-up; rates count from its end.
+            self._first = (now, count)
         if count < self.total and now - self._shown < (0.1 if self.tty else 5.0):
             return
         self._shown = now
-        elapsed = max(now - self.start, 1e-9)
-        rate = count / elapsed
-        eta = (self.total - count) / rate if rate > 0 else 0.0
+        t0, c0 = self._first
+        rate = (count - c0) / (now - t0) if count > c0 and now > t0 else 0.0
+        if rate > 0:
+            eta = (self.total - count) / rate
+            speed = f"{rate:.1f} films/s  ETA {int(eta // 60)}:{int(eta % 60):02d}"
+        else:
+            speed = "warming up"
         width = 24
         filled = int(width * count / self.total) if self.total else width
         bar = "#" * filled + "." * (width - filled)
-        line = f"[{bar}] {count}/{self.total}  {rate:.1f} films/s  ETA {int(eta // 60)}:{int(eta % 60):02d}"
+        line = f"[{bar}] {count}/{self.total}  {speed}"
         if self.tty:
             self.stream.write("\r" + line)
         else:

@@ -381,3 +381,21 @@ def test_gui_without_pyside6_exits_2_with_a_clear_message(tmp_path: Path) -> Non
     done = subprocess.run(_cli("film.png"), env=env, capture_output=True, timeout=120)
     assert done.returncode == 2
     assert b"PySide6" in done.stderr and b"radiview predict" in done.stderr
+
+
+def test_progress_rate_excludes_the_warm_up_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    import radiview.cli as cli
+
+    clock = iter([0.0, 30.0, 40.0, 50.0])  # start; batch 1 after a 30 s model warm-up; then 10 s/batch
+    monkeypatch.setattr(cli.time, "perf_counter", lambda: next(clock))
+    stream = io.StringIO()
+    progress = cli._Progress(total=300, stream=stream)
+    progress.update(16)
+    progress.update(116)
+    progress.update(216)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith("16/300  warming up")
+    # 100 films per 10 s once warm: 10 films/s, 84 films left -> 8 s (not the 1.3 films/s of a naive mean)
+    assert lines[-1].endswith("216/300  10.0 films/s  ETA 0:08"), lines
