@@ -18,9 +18,10 @@ import torch
 
 from radiview import RESEARCH_NOTICE
 from radiview.inference.bundle import GATE_PREFIX, ModelCard, write_bundle
-from radiview.inference.gate import mahalanobis_scores
+from radiview.inference.gate import spatial_cells
 from radiview.inference.network import RadiviewNet
 from radiview.inference.preprocess import PreprocessConfig, to_input_tensor
+from training.calibrate import GateFit
 from training.data.dataset import ImageCache
 from training.data.sources import LABELS
 
@@ -50,10 +51,58 @@ LIMITATIONS = (
     "No external validation: all figures are on a patient-disjoint test split of the same sources.",
     "Trained on 8-bit JPEG re-encodings (longest side ≤ 512 px, some sources 224×224); DICOM films are "
     "windowed by their default window, which may differ from what the training films went through.",
-    "The input gate (Mahalanobis distance on pooled backbone features) was fitted without any "
-    "out-of-distribution images; it refuses CT slices and other modalities but only about half of lateral "
-    "chest films (see gate.ood_refusal_by_kind), and it does not detect every unusual frontal film.",
 )
+
+
+def gate_limitation(gate_entry: dict[str, Any]) -> str:
+    """The card's limitation line about the input gate, with the measured OOD refusal per kind."""
+    by_kind = gate_entry.get("ood_refusal_by_kind") or {}
+    measured = ", ".join(f"{k} {v:.0%}" for k, v in sorted(by_kind.items()) if v is not None)
+    what = ("Mahalanobis distances on pooled backbone features and on a 2×2 layout descriptor"
+            if gate_entry.get("spatial") else "Mahalanobis distance on pooled backbone features")
+    return (f"The input gate ({what}) was fitted without any out-of-distribution images; on the 90-image "
+            f"OOD set it refused {measured or 'n/a'} (see gate.ood_refusal_by_kind). It does not detect "
+            "every unusual frontal film, and a refusal or an acceptance is not a quality check of the film.")
+
+
+def gate_card_entry(gate_params: dict[str, Any], gate_metrics: dict[str, Any],
+                    args: argparse.Namespace) -> dict[str, Any]:
+    """card["gate"]: the app's thresholds and checks (radiview.inference.gate) plus their measured figures."""
+    fit = gate_params["gate"]
+    thresholds = gate_params["thresholds"]
+    ood = gate_metrics.get("ood", {})
+    entry: dict[str, Any] = {
+        "method": "mahalanobis",
+        "threshold": float(thresholds[0]),
+        "min_std": args.gate_min_std,
+        "max_colorfulness": args.gate_max_colorfulness,
+        "acceptance_rate": args.gate_acceptance,
+        "features": "pooled features.12 output (576-d), min over classes, shared Ledoit-Wolf covariance",
+        "fitted_on": "train split (clean pass); threshold from val",
+    }
+    if fit.has_spatial:
+        rows, cols = fit.spatial_grid
+        channels = int(fit.spatial_projection.shape[1])
+        entry["per_check_acceptance"] = round(float(gate_params["per_check_acceptance"][0]), 4)
+        entry["fitted_on"] = ("train split (clean pass); thresholds from val: each check accepts the same "
+                              "share of val films, chosen so that acceptance_rate of val films pass both")
+        entry["spatial"] = {
+            "method": "mahalanobis",
+            "grid": [rows, cols],
+            "channels": channels,
+            "threshold": float(thresholds[1]),
+            "features": f"features.12 map average-pooled to {rows}×{cols} cells; each cell's 576 channels "
+                        f"projected on the top {channels} principal axes of the train cells "
+                        "(gate.spatial_projection); cells concatenated row-major "
+                        f"({rows * cols * channels}-d); min over classes, shared Ledoit-Wolf covariance",
+        }
+    entry.update({
+        "ood_refusal_rate": ood.get("refusal_rate"),
+        "ood_refusal_by_kind": {k: v["refusal_rate"] for k, v in ood.get("by_kind", {}).items()},
+        "test_acceptance": gate_metrics["test_acceptance"],
+        "test_acceptance_by_source": gate_metrics["test_acceptance_by_source"],
+    })
+    return entry
 
 
 def card_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -85,15 +134,14 @@ def _short(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def bundle_state(
-    net: RadiviewNet, class_means: np.ndarray, precision: np.ndarray, half: bool = True
-) -> dict[str, torch.Tensor]:
-    """Network weights (float16 when ``half``: ~5 MB) plus the gate's tensors, always float32: the
-    precision matrix's entries span too many decades for float16 (overflow to inf)."""
+def bundle_state(net: RadiviewNet, gate_tensors: dict[str, np.ndarray], half: bool = True
+                 ) -> dict[str, torch.Tensor]:
+    """Network weights (float16 when ``half``: ~5 MB) plus the gate's tensors (``GateFit.tensors()``),
+    always float32: the precision matrices' entries span too many decades for float16 (overflow to inf)."""
     state = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
              for k, v in net.state_dict().items()}
-    state[GATE_PREFIX + "class_means"] = torch.as_tensor(np.asarray(class_means), dtype=torch.float32)
-    state[GATE_PREFIX + "precision"] = torch.as_tensor(np.asarray(precision), dtype=torch.float32)
+    for name, value in gate_tensors.items():
+        state[GATE_PREFIX + name] = torch.as_tensor(np.asarray(value), dtype=torch.float32)
     return state
 
 
@@ -113,7 +161,7 @@ def export_bundle(
     from training.train import git_commit
 
     gate = metrics["_gate_params"]
-    ood = metrics["gate"].get("ood", {})
+    gate_entry = gate_card_entry(gate, metrics["gate"], args)
     fields = {
         "name": MODEL_NAME,
         "version": args.model_version,
@@ -122,19 +170,7 @@ def export_bundle(
         "preprocessing": config.to_dict(),
         "temperature": metrics["calibration"]["temperature"],
         "thresholds": metrics["thresholds"],
-        "gate": {
-            "method": "mahalanobis",
-            "threshold": float(gate["threshold"]),
-            "min_std": args.gate_min_std,
-            "max_colorfulness": args.gate_max_colorfulness,
-            "acceptance_rate": args.gate_acceptance,
-            "features": "pooled features.12 output (576-d), min over classes, shared Ledoit-Wolf covariance",
-            "fitted_on": "train split (clean pass); threshold from val",
-            "ood_refusal_rate": ood.get("refusal_rate"),
-            "ood_refusal_by_kind": {k: v["refusal_rate"] for k, v in ood.get("by_kind", {}).items()},
-            "test_acceptance": metrics["gate"]["test_acceptance"],
-            "test_acceptance_by_source": metrics["gate"]["test_acceptance_by_source"],
-        },
+        "gate": gate_entry,
         "gradcam_target_layer": "features.12",
         "metrics": card_metrics(metrics),
         "training_data": data_summary,
@@ -156,13 +192,14 @@ def export_bundle(
             "storage": "float16" if half else "float32",
         },
         "intended_use": INTENDED_USE,
-        "limitations": list(LIMITATIONS),
+        "limitations": [*LIMITATIONS, gate_limitation(gate_entry)],
         "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
     }
-    state = bundle_state(net, gate["class_means"], gate["precision"], half=half)
+    state = bundle_state(net, gate["gate"].tensors(), half=half)
     card = write_bundle(out_dir, fields, state, half=False)  # halving done above, gate excepted
     if splits is not None and len(splits["test"].images):
-        check = verify_bundle(out_dir, net, gate, card.temperature, splits["test"].images[:16], config)
+        check = verify_bundle(out_dir, net, gate["gate"], card.temperature, splits["test"].images[:16],
+                              config)
         logger.info("bundle reload check: %s", check)
     return card
 
@@ -170,7 +207,7 @@ def export_bundle(
 def verify_bundle(
     out_dir: str | Path,
     net: RadiviewNet,
-    gate: dict[str, Any],
+    gate: GateFit,
     temperature: float,
     images_u8: np.ndarray,
     config: PreprocessConfig,
@@ -188,14 +225,21 @@ def verify_bundle(
     batch = torch.stack([to_input_tensor(img.astype(np.float32) / 255.0, config) for img in images_u8])
     net.eval()
     with torch.no_grad():
-        feats = net.forward_features(batch)
+        fmap = net.features(batch)
+        feats = torch.flatten(net.pool(fmap), 1)
         ref_logits = net.head(feats)
         new_logits = clf.network(batch)
+        new_fmap = clf.network.features(batch)
     ref_probs = torch.softmax(ref_logits.double() / temperature, dim=1).numpy()
     preds = clf.predict_tensors(batch, [None] * len(batch))
     new_probs = np.asarray([p.probabilities for p in preds])
-    ref_scores = mahalanobis_scores(feats, gate["class_means"], gate["precision"])
+    ref_scores = gate.score(feats.numpy())
     new_scores = np.asarray([p.gate.score for p in preds])
+    if gate.has_spatial:
+        assert gate.spatial_grid is not None and clf._spatial_gate is not None
+        ref_cells = spatial_cells(fmap, gate.spatial_grid).numpy()
+        ref_scores = np.concatenate([ref_scores, gate.spatial_score(ref_cells)])
+        new_scores = np.concatenate([new_scores, clf._spatial_gate.scores(clf._spatial_gate.cells(new_fmap))])
     out = {
         "max_logit_diff": float((ref_logits - new_logits).abs().max()),
         "max_prob_diff": float(np.abs(ref_probs - new_probs).max()),

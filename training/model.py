@@ -102,6 +102,38 @@ def extract_features(
     return out
 
 
+@torch.no_grad()
+def extract_gate_inputs(
+    net: RadiviewNet,
+    images_u8: np.ndarray,
+    config: PreprocessConfig,
+    grid: tuple[int, int],
+    batch_size: int = 64,
+    device: str = "cpu",
+    progress: bool = False,
+    desc: str = "gate features",
+) -> tuple[np.ndarray, np.ndarray]:
+    """What the input gate reads from one clean forward pass, as the app computes it: pooled features
+    (N, 576) and the features.12 map pooled to ``grid`` cells (N, 576, rows, cols), float32."""
+    from tqdm import tqdm
+
+    from radiview.inference.gate import spatial_cells
+
+    net.eval().to(device)
+    pooled: list[np.ndarray] = []
+    cells: list[np.ndarray] = []
+    for start in tqdm(range(0, len(images_u8), batch_size), desc=desc, disable=not progress, mininterval=5):
+        batch = [to_input_tensor(images_u8[i].astype(np.float32) / 255.0, config)
+                 for i in range(start, min(start + batch_size, len(images_u8)))]
+        fmap = net.features(torch.stack(batch).to(device))
+        pooled.append(torch.flatten(net.pool(fmap), 1).cpu().numpy())
+        cells.append(spatial_cells(fmap, grid).cpu().numpy())
+    channels = net.head[0].in_features
+    if not pooled:
+        return np.zeros((0, channels), np.float32), np.zeros((0, channels, *grid), np.float32)
+    return np.concatenate(pooled), np.concatenate(cells)
+
+
 class TailNet(nn.Module):
     """``features[K:]`` → pool → head of a RadiviewNet (shares its modules): trains on cached activations."""
 
@@ -110,7 +142,11 @@ class TailNet(nn.Module):
         self.net, self.start = net, start
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.flatten(self.net.pool(self.net.features[self.start :](x.float())), 1)
+        return torch.flatten(self.net.pool(self.feature_map(x)), 1)
+
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """The features.12 activation map (N, 576, h, w) of cached ``features[:K]`` activations."""
+        return self.net.features[self.start :](x.float())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net.head(self.pooled(x))

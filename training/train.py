@@ -39,10 +39,14 @@ from torch.utils.data import DataLoader, Sampler
 from radiview.inference.preprocess import PreprocessConfig
 from training.augment import AUGMENTATIONS, build_augment
 from training.calibrate import (
+    SPATIAL_CHANNELS,
+    SPATIAL_GRID,
+    GateFit,
     expected_calibration_error,
     fit_gate_features,
     fit_temperature,
     gate_threshold,
+    gate_thresholds,
     softmax,
 )
 from training.data.dataset import FilmDataset, ImageCache, build_image_cache, loader_name, prepare_films
@@ -56,6 +60,7 @@ from training.model import (
     architecture_of,
     build_model,
     extract_features,
+    extract_gate_inputs,
     freeze_backbone,
     pick_device,
     set_backbone_bn_eval,
@@ -102,6 +107,13 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--gate-acceptance", type=float, default=0.99, help="share of val films the gate accepts")
     p.add_argument("--gate-min-std", type=float, default=0.02)
     p.add_argument("--gate-max-colorfulness", type=float, default=0.08)
+    p.add_argument("--gate-layout", action=argparse.BooleanOptionalAction, default=True,
+                   help="add the layout check (features.12 map pooled to 2×2 cells, PCA, Mahalanobis)")
+    p.add_argument("--gate-spatial-channels", type=int, default=SPATIAL_CHANNELS,
+                   help="channels per cell kept by the layout check's PCA projection")
+    p.add_argument("--refit-gate-from", default="", metavar="BUNDLE",
+                   help="do not train: refit only the input gate of this bundle's network on the same splits "
+                        "(--data etc. must give the bundle's splits; checked), write it with --export")
     p.add_argument("--ood", default="",
                    help="manifest CSV (file, kind) of non-CXR images to evaluate the gate on")
     p.add_argument("--expand", type=int, default=0, metavar="N",
@@ -487,6 +499,13 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     if ddp.enabled and args.mode == "frozen":
         raise SystemExit("frozen mode runs in one process; use torchrun only with --mode finetune")
 
+    if args.refit_gate_from:
+        from training.refit import refit_gate
+
+        if ddp.enabled:
+            raise SystemExit("--refit-gate-from runs in one process")
+        return refit_gate(args, command, progress)
+
     data = load_data(args, config, progress)
     splits: dict[str, ImageCache] = data["splits"]
     if ddp.is_main:
@@ -505,6 +524,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     timings: dict[str, float] = {"data_s": time.perf_counter() - t_start}
 
     clean_features: Any = None
+    clean_cells: Any = None
     if args.mode == "frozen":
         partial = args.trainable_from < len(net.features)
         freeze_backbone(net, trainable_from=args.trainable_from if partial else None)
@@ -531,6 +551,16 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
             with torch.no_grad():
                 return np.concatenate([tail.pooled(x).numpy() for x, _ in
                                        _tensor_batches(feats[f"{split}_clean"], y[split], 64)])
+
+        if partial:
+            def clean_cells(split: str) -> np.ndarray:  # the layout gate's cells, from the same activations
+                from radiview.inference.gate import spatial_cells
+
+                tail = TailNet(net, args.trainable_from).eval()
+                with torch.no_grad():
+                    batches = _tensor_batches(feats[f"{split}_clean"], y[split], 64)
+                    return np.concatenate([spatial_cells(tail.feature_map(x), SPATIAL_GRID).numpy()
+                                           for x, _ in batches])
     else:
         freeze_backbone(net, trainable_from=0)
         net.to(device)
@@ -609,9 +639,9 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         net.load_state_dict(best_state)
     net.eval()
     metrics = finish(net, splits, y, args, config, device, progress, history, data, timings,
-                     clean_features)
+                     clean_features, clean_cells)
     metrics["timings"]["total_s"] = time.perf_counter() - t_start
-    write_json(run_dir / "metrics.json", metrics)
+    write_json(run_dir / "metrics.json", {k: v for k, v in metrics.items() if k != "_gate_params"})
     if args.export:
         from training.export import export_bundle
 
@@ -641,11 +671,13 @@ class _EpochLoader:
 
 def finish(net: nn.Module, splits: dict[str, ImageCache], y: dict[str, np.ndarray], args: argparse.Namespace,
            config: PreprocessConfig, device: str, progress: bool, history: list[dict[str, float]],
-           data: dict[str, Any], timings: dict[str, float], clean_features: Any = None) -> dict[str, Any]:
+           data: dict[str, Any], timings: dict[str, float], clean_features: Any = None,
+           clean_cells: Any = None) -> dict[str, Any]:
     """Calibrate on val, fit the gate on train (threshold on val), evaluate on test, plot.
 
     ``clean_features(split)`` gives the final network's pooled features when they are already known
-    (frozen modes); otherwise every film goes through the network once more.
+    (frozen modes); otherwise every film goes through the network once more. Likewise
+    ``clean_cells(split)``, the layout gate's pooled cells (``--gate-layout``).
     """
     from training import plots
 
@@ -671,27 +703,15 @@ def finish(net: nn.Module, splits: dict[str, ImageCache], y: dict[str, np.ndarra
     }
     thresholds = youden_thresholds(probs["val"], y["val"])
 
-    gate = fit_gate_features(feats["train"], y["train"], len(LABELS))
-    val_scores = gate.score(feats["val"])
-    threshold = gate_threshold(val_scores, args.gate_acceptance)
-    test_scores = gate.score(feats["test"])
-    std_ok = {s: splits[s].images.reshape(len(splits[s].images), -1).std(axis=1) / 255.0 >= args.gate_min_std
-              for s in ("val", "test")}
-    test_accept = (test_scores <= threshold) & std_ok["test"]
-    sources = np.asarray([r.source for r in splits["test"].records])
-    gate_metrics: dict[str, Any] = {
-        "fitted_on": "train split, clean pooled backbone features (576-d)",
-        "threshold_rule": f"accept {args.gate_acceptance:.0%} of val films",
-        "val_acceptance": round(float(((val_scores <= threshold) & std_ok["val"]).mean()), 4),
-        "test_acceptance": round(float(test_accept.mean()), 4),
-        "test_acceptance_by_source": {s: round(float(test_accept[sources == s].mean()), 4)
-                                      for s in sorted(set(sources.tolist()))},
-    }
-    if args.ood:
-        gate_metrics["ood"] = evaluate_gate_ood(net, gate, threshold, args, config, device,
-                                                val_scores, test_accept_fn=lambda t: float(
-                                                    ((test_scores <= t) & std_ok["test"]).mean()))
-    gate_params = {"threshold": threshold, "class_means": gate.class_means, "precision": gate.precision}
+    cells: dict[str, np.ndarray] | None = None
+    if args.gate_layout:
+        if clean_cells is not None:
+            cells = {s: clean_cells(s) for s in SPLITS}
+        else:
+            cells = {s: extract_gate_inputs(net, splits[s].images, config, SPATIAL_GRID, device=device,
+                                            progress=progress, desc=f"{s} gate")[1] for s in SPLITS}
+    gate_params, gate_metrics = fit_and_evaluate_gate(net, feats, cells, y, splits, args, config, device)
+    test_scores, test_accept = gate_params["test_scores"], gate_params["test_accept"]
 
     report = full_report(probs["test"], y["test"], splits["test"].records, n_boot=args.n_boot, seed=args.seed)
     val_report = summarize(probs["val"], y["val"])
@@ -700,7 +720,7 @@ def finish(net: nn.Module, splits: dict[str, ImageCache], y: dict[str, np.ndarra
     plots.write_confusion(np.asarray(report["confusion_matrix"]), LABELS, run_dir / "confusion_test.png")
     plots.write_roc(probs["test"], y["test"], LABELS, run_dir / "roc_test.png")
     _write_predictions(run_dir / "test_predictions.csv", splits["test"].records, probs["test"], test_scores,
-                       threshold)
+                       test_accept)
     logger.info("test: accuracy %.4f macro AUC %.4f | sens %s | ECE %.4f→%.4f (T=%.3f) | gate accepts %.4f",
                 report["accuracy"], report["macro_auc"],
                 {k: v["sensitivity"] for k, v in report["per_class"].items()},
@@ -747,49 +767,113 @@ def read_ood_manifest(csv_path: str | Path) -> list[tuple[str, str]]:
         return [(str(root / row["file"]), row.get("kind") or "other") for row in csv.DictReader(fh)]
 
 
-def evaluate_gate_ood(net: nn.Module, gate: Any, threshold: float, args: argparse.Namespace,
-                      config: PreprocessConfig, device: str, val_scores: np.ndarray | None = None,
-                      test_accept_fn: Any = None) -> dict[str, Any]:
-    """Refusal rate per OOD kind (feature distance or near-uniform input), after everything was fitted.
+def _rate(mask: np.ndarray) -> float | None:
+    return round(float(mask.mean()), 4) if len(mask) else None
 
-    Also reports, for information only, what other val acceptance rates would have given (the threshold
-    rule is fixed by ``--gate-acceptance`` before any OOD image is looked at).
+
+def _by(values: Sequence[str], mask: np.ndarray) -> dict[str, float | None]:
+    values_arr = np.asarray(values)
+    return {v: _rate(mask[values_arr == v]) for v in sorted(set(values_arr.tolist()))}
+
+
+def fit_and_evaluate_gate(net: nn.Module, feats: dict[str, np.ndarray], cells: dict[str, np.ndarray] | None,
+                          y: dict[str, np.ndarray], splits: dict[str, ImageCache], args: argparse.Namespace,
+                          config: PreprocessConfig, device: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Fit the gate on TRAIN (``cells`` None: the global check only), thresholds on VAL, acceptance on TEST,
+    refusal on ``--ood`` (evaluation only). Returns (parameters for the bundle, JSON-ready metrics)."""
+    gate = fit_gate_features(feats["train"], y["train"], len(LABELS),
+                             cells["train"] if cells is not None else None, args.gate_spatial_channels)
+    scores = {s: gate.scores(feats[s], cells[s] if cells is not None else None) for s in ("val", "test")}
+    thresholds = gate_thresholds(scores["val"], args.gate_acceptance)
+    std_ok = {s: splits[s].images.reshape(len(splits[s].images), -1).std(axis=1) / 255.0 >= args.gate_min_std
+              for s in ("val", "test")}
+    accept = {s: (scores[s] <= thresholds).all(axis=1) & std_ok[s] for s in ("val", "test")}
+    sources = [r.source for r in splits["test"].records]
+    names = ["global", "spatial"][: len(thresholds)]
+    per_check = [float((scores["val"][:, j] <= thresholds[j]).mean()) for j in range(len(thresholds))]
+    metrics: dict[str, Any] = {
+        "fitted_on": "train split, clean pooled backbone features (576-d)" + (
+            f"; layout: features.12 map pooled to {SPATIAL_GRID[0]}×{SPATIAL_GRID[1]} cells, "
+            f"{args.gate_spatial_channels} PCA channels per cell" if gate.has_spatial else ""),
+        "threshold_rule": f"accept {args.gate_acceptance:.0%} of val films" + (
+            f" (both checks; each alone accepts {per_check[0]:.2%} of val)" if gate.has_spatial else ""),
+        "val_acceptance": _rate(accept["val"]),
+        "test_acceptance": _rate(accept["test"]),
+        "test_acceptance_by_source": _by(sources, accept["test"]),
+    }
+    if gate.has_spatial:
+        metrics["checks"] = {
+            name: {"threshold": round(float(thresholds[j]), 4),
+                   "val_acceptance": _rate(scores["val"][:, j] <= thresholds[j]),
+                   "test_acceptance": _rate(scores["test"][:, j] <= thresholds[j])}
+            for j, name in enumerate(names)
+        }
+    if args.ood:
+        metrics["ood"] = evaluate_gate_ood(net, gate, thresholds, args, config, device, scores["val"],
+                                           scores["test"], std_ok["test"])
+    params = {"gate": gate, "thresholds": thresholds, "per_check_acceptance": per_check,
+              "test_scores": scores["test"], "test_accept": accept["test"]}
+    return params, metrics
+
+
+def evaluate_gate_ood(net: nn.Module, gate: GateFit, thresholds: np.ndarray, args: argparse.Namespace,
+                      config: PreprocessConfig, device: str, val_scores: np.ndarray | None = None,
+                      test_scores: np.ndarray | None = None, test_std_ok: np.ndarray | None = None
+                      ) -> dict[str, Any]:
+    """Refusal rate per OOD kind (any distance check or near-uniform input), after everything was fitted.
+
+    Also reports, for information only, what other val acceptance rates would have given, which check
+    refused what, and (with the layout check) what the global check alone would have done under the
+    pre-1.2 rule (the threshold rule is fixed by ``--gate-acceptance`` before any OOD image is looked at).
     """
     items = read_ood_manifest(args.ood)
     images, ok, failures = prepare_films([p for p, _ in items], config, workers=args.workers)
     kinds = np.asarray([k for _, k in items])[ok]
     images = images[ok]
-    feats = extract_features(net, images, config, device=device)
-    scores = gate.score(feats)
-    std = images.reshape(len(images), -1).std(axis=1) / 255.0
-    refused = (scores > threshold) | (std < args.gate_min_std)
-    out: dict[str, Any] = {"n": len(items), "unreadable": len(failures),
-                           "refusal_rate": round(float(refused.mean()), 4) if len(refused) else None}
-    out["by_kind"] = {
-        k: {"n": int((kinds == k).sum()), "refusal_rate": round(float(refused[kinds == k].mean()), 4)}
-        for k in sorted(set(kinds.tolist()))
-    }
-    if val_scores is not None and test_accept_fn is not None:
-        out["tradeoff_not_used_for_fitting"] = {
-            f"val_acceptance_{rate}": {
-                "ood_refusal": round(float(((scores > t) | (std < args.gate_min_std)).mean()), 4),
-                "test_acceptance": round(test_accept_fn(t), 4),
-            }
-            for rate in (0.95, 0.97, 0.98, 0.99, 0.995)
-            for t in [gate_threshold(val_scores, rate)]
+    feats, cells = extract_gate_inputs(net, images, config, gate.spatial_grid or (1, 1), device=device)
+    scores = gate.scores(feats, cells)
+    uniform = images.reshape(len(images), -1).std(axis=1) / 255.0 < args.gate_min_std
+    refused = (scores > thresholds).any(axis=1) | uniform
+    kind_list = kinds.tolist()
+    out: dict[str, Any] = {"n": len(items), "unreadable": len(failures), "refusal_rate": _rate(refused)}
+    out["by_kind"] = {k: {"n": int((kinds == k).sum()), "refusal_rate": _rate(refused[kinds == k])}
+                      for k in sorted(set(kind_list))}
+    if gate.has_spatial:
+        out["refused_by_check_by_kind"] = {
+            name: _by(kind_list, scores[:, j] > thresholds[j]) for j, name in enumerate(["global", "spatial"])
         }
+    if val_scores is None or test_scores is None or test_std_ok is None:
+        return out
+
+    def at(th: np.ndarray, cols: slice = slice(None)) -> dict[str, Any]:
+        ood_refused = (scores[:, cols] > th).any(axis=1) | uniform
+        test_ok = (test_scores[:, cols] <= th).all(axis=1) & test_std_ok
+        return {"ood_refusal": _rate(ood_refused), "test_acceptance": _rate(test_ok),
+                "ood_refusal_by_kind": _by(kind_list, ood_refused)}
+
+    out["tradeoff_not_used_for_fitting"] = {
+        f"val_acceptance_{rate}": at(gate_thresholds(val_scores, rate))
+        for rate in (0.95, 0.97, 0.98, 0.99, 0.995)
+    }
+    if gate.has_spatial:
+        rate = args.gate_acceptance
+        out[f"global_check_alone_at_val_{rate}"] = at(np.asarray([gate_threshold(val_scores[:, 0], rate)]),
+                                                      slice(0, 1))
     return out
 
 
 def _write_predictions(path: Path, records: Sequence[Record], probs: np.ndarray, scores: np.ndarray,
-                       threshold: float) -> None:
+                       accepted: np.ndarray) -> None:
+    """``scores`` (N, M): the gate's global distance, then the layout distance when it has one."""
+    scores = np.asarray(scores).reshape(len(records), -1)
+    extra = ["gate_spatial_score"] if scores.shape[1] > 1 else []
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["path", "label", "source", "patient_id", "predicted", *[f"p_{n}" for n in LABELS],
-                    "gate_score", "gate_accepted"])
-        for r, p, s in zip(records, probs, scores, strict=True):
+                    "gate_score", *extra, "gate_accepted"])
+        for r, p, s, a in zip(records, probs, scores, accepted, strict=True):
             w.writerow([r.path, r.label, r.source, r.patient_id, LABELS[int(p.argmax())],
-                        *[f"{v:.4f}" for v in p], f"{s:.3f}", int(s <= threshold)])
+                        *[f"{v:.4f}" for v in p], *[f"{v:.3f}" for v in s], int(a)])
 
 
 def write_expanded(out_dir: Path, splits: dict[str, ImageCache], args: argparse.Namespace) -> None:

@@ -23,7 +23,7 @@ from radiview.errors import InferenceError, ModelBundleError
 from radiview.inference.bundle import GATE_PREFIX, ModelCard, load_bundle
 from radiview.inference.device import configure_cpu_threads, resolve_device
 from radiview.inference.explain import apply_gradient_scope, find_layer, resize_heatmap, run_gradcam
-from radiview.inference.gate import gate_verdict, mahalanobis_scores
+from radiview.inference.gate import SpatialGate, gate_verdict, mahalanobis_scores
 from radiview.inference.network import SMALL_FEATURE_DIM, RadiviewNet, build_network
 from radiview.inference.prediction import Explanation, GateVerdict, Prediction
 from radiview.inference.preprocess import PreprocessConfig, preprocess
@@ -107,6 +107,53 @@ def build_bundle_network(
     return net.eval(), means.float(), precision.float()
 
 
+def build_spatial_gate(
+    card: ModelCard, state: dict[str, torch.Tensor], source: str | os.PathLike[str] | None = None
+) -> SpatialGate | None:
+    """The card's layout check (``gate["spatial"]``), or None for a card without one (<= 1.1.0).
+
+    Every inconsistency between the card and the ``gate.spatial_*`` tensors is a ModelBundleError.
+    """
+    spatial = card.gate.get("spatial")
+    if not spatial:
+        return None
+    try:
+        if spatial.get("method", "mahalanobis") not in GATE_METHODS:
+            raise ValueError(f"unknown method {spatial.get('method')!r}")
+        rows, cols = (int(v) for v in spatial["grid"])
+        channels = int(spatial["channels"])
+        float(spatial["threshold"])
+        if rows < 1 or cols < 1 or channels < 1:
+            raise ValueError(f"grid {rows}×{cols} with {channels} channels")
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise ModelBundleError(f"model card's spatial gate is invalid: {exc}", source) from exc
+    tensors = {}
+    for name in ("spatial_projection", "spatial_class_means", "spatial_precision"):
+        value = state.get(GATE_PREFIX + name)
+        if value is None:
+            raise ModelBundleError(f"weights file lacks the spatial gate tensor {GATE_PREFIX}{name}", source)
+        tensors[name] = value.detach().cpu().double()
+    dim = rows * cols * channels
+    expected = {
+        "spatial_projection": (SMALL_FEATURE_DIM, channels),
+        "spatial_class_means": (len(card.labels), dim),
+        "spatial_precision": (dim, dim),
+    }
+    for name, shape in expected.items():
+        if tuple(tensors[name].shape) != shape:
+            raise ModelBundleError(
+                f"spatial gate tensor {GATE_PREFIX}{name} has shape {tuple(tensors[name].shape)}; "
+                f"the card's grid {rows}×{cols} and {channels} channels need {shape}",
+                source,
+            )
+    return SpatialGate(
+        (rows, cols),
+        tensors["spatial_projection"],
+        tensors["spatial_class_means"],
+        tensors["spatial_precision"],
+    )
+
+
 class Classifier:
     """Calibrated 4-class probabilities, the input gate and Grad-CAM for one model bundle.
 
@@ -120,6 +167,7 @@ class Classifier:
         class_means: torch.Tensor,
         precision: torch.Tensor,
         device: torch.device | str = "cpu",
+        spatial_gate: SpatialGate | None = None,
     ) -> None:
         self.card = card
         self.labels: tuple[str, ...] = card.labels
@@ -132,6 +180,9 @@ class Classifier:
         apply_gradient_scope(network, self._target_layer)
         self._class_means = class_means.detach().cpu().double()
         self._precision = precision.detach().cpu().double()
+        if bool(card.gate.get("spatial")) != (spatial_gate is not None):
+            raise ModelBundleError("the card's gate and the spatial gate tensors given do not agree")
+        self._spatial_gate = spatial_gate
         self._temperature = float(card.temperature)
         self.device = torch.device("cpu")
         self._move_to(torch.device(device))
@@ -145,10 +196,11 @@ class Classifier:
         bundle_dir = Path(path) if path is not None else default_model_dir()
         card, state = load_bundle(bundle_dir)
         net, means, precision = build_bundle_network(card, state, bundle_dir / card.weights_file)
+        spatial_gate = build_spatial_gate(card, state, bundle_dir / card.weights_file)
         target = device if isinstance(device, torch.device) else resolve_device(device)
         if target.type == "cpu":
             configure_cpu_threads()
-        clf = cls(card, net, means, precision, target)
+        clf = cls(card, net, means, precision, target, spatial_gate=spatial_gate)
         log.info("model %s loaded from %s on %s", card.display_name, bundle_dir, clf.device)
         return clf
 
@@ -209,15 +261,29 @@ class Classifier:
         return (batch[:, 0].flatten(1).std(dim=1) * self.preprocess_config.std[0]).cpu().double().numpy()
 
     def _verdicts(
-        self, features: torch.Tensor, input_std: np.ndarray, radiographs: Sequence[Radiograph | None]
+        self,
+        features: torch.Tensor,
+        cells: torch.Tensor | None,
+        input_std: np.ndarray,
+        radiographs: Sequence[Radiograph | None],
     ) -> list[GateVerdict]:
         scores = mahalanobis_scores(features, self._class_means, self._precision)
+        spatial: list[float | None] = [None] * len(scores)
+        if self._spatial_gate is not None:
+            assert cells is not None
+            spatial = [float(v) for v in self._spatial_gate.scores(cells)]
         verdicts = []
-        for score, std, radiograph in zip(scores, input_std, radiographs, strict=True):
+        rows = zip(scores, spatial, input_std, radiographs, strict=True)
+        for score, spatial_score, std, radiograph in rows:
             was_color = bool(radiograph is not None and radiograph.was_color)
             verdicts.append(
                 gate_verdict(
-                    float(score), float(std), self.card.gate, was_color, _color_score(radiograph)
+                    float(score),
+                    float(std),
+                    self.card.gate,
+                    was_color,
+                    _color_score(radiograph),
+                    spatial_score=spatial_score,
                 )
             )
         return verdicts
@@ -226,11 +292,12 @@ class Classifier:
         self,
         logits: torch.Tensor,
         features: torch.Tensor,
+        cells: torch.Tensor | None,
         batch: torch.Tensor,
         radiographs: Sequence[Radiograph | None],
     ) -> list[Prediction]:
         probs = self.probabilities_from_logits(logits)
-        verdicts = self._verdicts(features, self._input_std(batch), radiographs)
+        verdicts = self._verdicts(features, cells, self._input_std(batch), radiographs)
         return [
             Prediction(
                 labels=self.labels,
@@ -241,12 +308,15 @@ class Classifier:
             for row, verdict in zip(probs, verdicts, strict=True)
         ]
 
-    def _forward(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _forward(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         with torch.inference_mode():
             x = batch.to(self.device, torch.float32)
-            features = self.network.forward_features(x)
+            # forward_features, unrolled: the layout gate needs the map before pooling.
+            feature_map = self.network.features(x)
+            features = torch.flatten(self.network.pool(feature_map), 1)
             logits = self.network.head(features)
-            return logits.cpu(), features.cpu()
+            cells = None if self._spatial_gate is None else self._spatial_gate.cells(feature_map)
+            return logits.cpu(), features.cpu(), cells
 
     def predict_tensors(
         self, batch: torch.Tensor, radiographs: Sequence[Radiograph | None]
@@ -261,8 +331,8 @@ class Classifier:
             )
         if batch.shape[0] == 0:
             return []
-        logits, features = self._guarded("prediction", lambda: self._forward(batch))
-        return self._predictions(logits, features, batch, radiographs)
+        logits, features, cells = self._guarded("prediction", lambda: self._forward(batch))
+        return self._predictions(logits, features, cells, batch, radiographs)
 
     def predict_batch(self, radiographs: Sequence[Radiograph]) -> list[Prediction]:
         """One forward pass for the whole batch (preprocessing runs here, serially)."""
@@ -289,11 +359,25 @@ class Classifier:
         batch = self.preprocess(radiograph).unsqueeze(0)
         index = self._label_index(label)
 
+        spatial_gate = self._spatial_gate
+        captured: list[torch.Tensor] = []
+
+        def keep_cells(_module: torch.nn.Module, _inputs: Any, output: torch.Tensor) -> None:
+            assert spatial_gate is not None
+            captured[:] = [spatial_gate.cells(output)]  # a retry on the CPU replaces it
+
         def run() -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
-            return run_gradcam(self.network, self._target_layer, batch.to(self.device), index)
+            # The layout gate reads the same forward pass through a hook on the backbone.
+            hook = None if spatial_gate is None else self.network.features.register_forward_hook(keep_cells)
+            try:
+                return run_gradcam(self.network, self._target_layer, batch.to(self.device), index)
+            finally:
+                if hook is not None:
+                    hook.remove()
 
         logits, features, maps = self._guarded("Grad-CAM", run)
-        prediction = self._predictions(logits.cpu(), features.cpu(), batch, [radiograph])[0]
+        cells = captured[0] if captured else None
+        prediction = self._predictions(logits.cpu(), features.cpu(), cells, batch, [radiograph])[0]
         explained = prediction.top_index if index is None else index
         return prediction, maps[0], explained
 
@@ -339,4 +423,4 @@ def _color_score(radiograph: Radiograph | None) -> float | None:
     return value if np.isfinite(value) else None
 
 
-__all__ = ["Classifier", "build_bundle_network"]
+__all__ = ["Classifier", "build_bundle_network", "build_spatial_gate"]

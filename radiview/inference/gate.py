@@ -6,15 +6,34 @@ Three checks, cheapest first, all pure functions so training and the app share t
 2. a colour photograph: io converts colour inputs to luminance and records ``was_color``
    and ``metadata["colorfulness"]`` (``colorfulness`` below); refused above ``max_colorfulness``;
 3. a feature-space distance: the Mahalanobis distance of the pooled backbone features to
-   the nearest class mean (shared shrinkage covariance), refused above ``threshold``.
+   the nearest class mean (shared shrinkage covariance), refused above ``threshold``;
+4. (optional, card ``gate["spatial"]``) a layout distance: the same Mahalanobis arithmetic on a
+   SPATIAL descriptor, refused above ``gate["spatial"]["threshold"]``. Global pooling keeps
+   texture but not layout, so a lateral chest film (one lung field, spine at one edge) looks
+   like a frontal one to check 3; the spatial descriptor keeps a coarse layout.
 
 ``fit_gate`` produces the class means, precision matrix and threshold that the training
 engineer stores in the bundle (``gate.class_means`` / ``gate.precision`` in model.pt).
+
+The spatial descriptor of a film: its features.12 activation map (N, 576, 7, 7) adaptive-average-
+pooled to ``grid`` (rows, cols) cells (``spatial_cells``), each cell's 576 channels projected by
+one fixed channel projection P (576, c) fitted by PCA on train cells (``fit_spatial_projection``),
+concatenated row-major as (cell, channel) → (N, rows·cols·c) (``spatial_descriptor``). Stored:
+
+* card ``gate["spatial"]``: ``{"method": "mahalanobis", "grid": [rows, cols], "channels": c,
+  "threshold": float, ...}`` (extra keys are information: acceptance rate, what it was fitted on);
+* model.pt: ``gate.spatial_projection`` (576, c), ``gate.spatial_class_means`` (K, rows·cols·c),
+  ``gate.spatial_precision`` (rows·cols·c, rows·cols·c), all float32.
+
+A card without ``gate["spatial"]`` (bundles up to 1.1.0) runs checks 1-3 only. With two distance
+checks, the thresholds come from ``joint_thresholds``: each accepts the same share of val films,
+chosen so that the films both accept are the card's ``acceptance_rate`` of val.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,11 +45,16 @@ from radiview.io.image import colorfulness  # io scores colour inputs; one formu
 __all__ = [
     "REASON_COLOR",
     "REASON_UNIFORM",
+    "SpatialGate",
     "colorfulness",
     "fit_gate",
+    "fit_spatial_projection",
     "gate_verdict",
+    "joint_thresholds",
     "ledoit_wolf_covariance",
     "mahalanobis_scores",
+    "spatial_cells",
+    "spatial_descriptor",
     "threshold_for",
 ]
 
@@ -79,9 +103,14 @@ def gate_verdict(
     gate: Mapping[str, Any],
     was_color: bool = False,
     color_score: float | None = None,
+    spatial_score: float | None = None,
 ) -> GateVerdict:
     """Decide on one film from its Mahalanobis ``score``, the std of its windowed [0, 1]
     model input and its colour record; ``gate`` is the model card's gate entry.
+
+    ``spatial_score`` is the layout distance; it is checked when the card has a
+    ``gate["spatial"]`` entry (the verdict's ``score`` stays the global distance). A card with
+    a spatial entry and no spatial score given is a caller bug: ValueError.
 
     A colour input without a recorded colourfulness is accepted: io converts gray images
     stored as RGB (common for exported PNGs) and records the score when it is a real photo.
@@ -100,6 +129,18 @@ def gate_verdict(
             "lateral view, CT or another kind of image?",
             float(score),
         )
+    spatial = gate.get("spatial")
+    if spatial:
+        if spatial_score is None:
+            raise ValueError("the card's gate has a spatial check but no spatial score was given")
+        spatial_threshold = float(spatial["threshold"])
+        if not np.isfinite(spatial_score) or spatial_score > spatial_threshold:
+            return GateVerdict(
+                False,
+                f"layout unlike the training films (spatial distance {spatial_score:.1f} > "
+                f"{spatial_threshold:.1f}): lateral view or another kind of image?",
+                float(score),
+            )
     return GateVerdict(True, "", float(score))
 
 
@@ -108,6 +149,88 @@ def threshold_for(scores: Any, acceptance_rate: float) -> float:
     if not 0.0 < acceptance_rate <= 1.0:
         raise ValueError(f"acceptance_rate must be in (0, 1], got {acceptance_rate}")
     return float(np.quantile(_as_numpy(scores), acceptance_rate))
+
+
+def joint_thresholds(scores: Any, acceptance_rate: float) -> list[float]:
+    """Per-column thresholds for films refused when ANY column's score exceeds its threshold.
+
+    ``scores`` (N, M): M distances of the same N in-distribution films. Every column gets the
+    same per-column acceptance r (its r-quantile), with r the smallest rate at which
+    ``acceptance_rate`` of the films pass all M checks: r is the ``acceptance_rate`` quantile of
+    each film's worst per-column rank. Thresholds are observed scores (no interpolation), so at
+    least ``acceptance_rate`` of the films pass.
+    """
+    if not 0.0 < acceptance_rate <= 1.0:
+        raise ValueError(f"acceptance_rate must be in (0, 1], got {acceptance_rate}")
+    values = _as_numpy(scores)
+    if values.ndim == 1:
+        values = values[:, None]
+    if values.ndim != 2 or values.shape[0] == 0:
+        raise ValueError(f"scores must be (N, M) with N > 0, got {values.shape}")
+    n = values.shape[0]
+    # Empirical CDF value of every score within its own column (ties share the top rank).
+    ranks = np.stack([np.searchsorted(np.sort(col), col, side="right") / n for col in values.T], axis=1)
+    rate = float(np.quantile(ranks.max(axis=1), acceptance_rate, method="inverted_cdf"))
+    return [float(np.quantile(col, rate, method="inverted_cdf")) for col in values.T]
+
+
+@dataclass(frozen=True)
+class SpatialGate:
+    """The layout check's tensors (float64 on the CPU) and its cell grid; see the module docstring."""
+
+    grid: tuple[int, int]
+    projection: torch.Tensor  # (C, c)
+    class_means: torch.Tensor  # (K, rows·cols·c)
+    precision: torch.Tensor  # (rows·cols·c, rows·cols·c)
+
+    def cells(self, feature_map: torch.Tensor) -> torch.Tensor:
+        """Pool an (N, C, h, w) map to this gate's grid, detached, on the CPU."""
+        return spatial_cells(feature_map.detach(), self.grid).to("cpu", torch.float64)
+
+    def scores(self, cells: torch.Tensor) -> np.ndarray:
+        """Layout distances (N,) of pooled ``cells`` (N, C, rows, cols)."""
+        return mahalanobis_scores(
+            spatial_descriptor(cells, self.projection), self.class_means, self.precision
+        )
+
+
+def spatial_cells(feature_map: torch.Tensor, grid: Sequence[int]) -> torch.Tensor:
+    """The (N, C, h, w) activation map average-pooled to ``grid`` (rows, cols): (N, C, rows, cols)."""
+    if feature_map.ndim != 4:
+        raise ValueError(f"expected an (N, C, h, w) activation map, got {tuple(feature_map.shape)}")
+    rows, cols = (int(v) for v in grid)
+    return torch.nn.functional.adaptive_avg_pool2d(feature_map, (rows, cols))
+
+
+def spatial_descriptor(cells: Any, projection: Any) -> torch.Tensor:
+    """(N, C, rows, cols) cells → (N, rows·cols·c): each cell's channels times ``projection`` (C, c),
+    cells in row-major order. float64 on the CPU."""
+    cell_values = _as_cpu_double(cells)
+    proj = _as_cpu_double(projection)
+    if cell_values.ndim != 4 or proj.ndim != 2 or cell_values.shape[1] != proj.shape[0]:
+        raise ValueError(f"cells {tuple(cell_values.shape)} and projection {tuple(proj.shape)} do not match")
+    per_cell = cell_values.permute(0, 2, 3, 1) @ proj  # (N, rows, cols, c)
+    return per_cell.reshape(cell_values.shape[0], -1)
+
+
+def fit_spatial_projection(cells: Any, channels: int) -> torch.Tensor:
+    """PCA of the cells' channel vectors: the top ``channels`` principal axes (C, c), float32.
+
+    ``cells`` (N, C, rows, cols) of in-distribution (train) films; every cell of every film is
+    one sample. Centring is not stored: Mahalanobis distances do not depend on it. Signs are
+    fixed (largest |loading| positive) so a refit gives the same tensor.
+    """
+    values = _as_numpy(cells)
+    if values.ndim != 4:
+        raise ValueError(f"expected (N, C, rows, cols) cells, got {values.shape}")
+    samples = values.transpose(0, 2, 3, 1).reshape(-1, values.shape[1])
+    if not 0 < channels <= samples.shape[1]:
+        raise ValueError(f"channels must be in 1..{samples.shape[1]}, got {channels}")
+    centered = samples - samples.mean(axis=0)
+    eigvals, eigvecs = np.linalg.eigh(centered.T @ centered / max(len(samples) - 1, 1))
+    axes = eigvecs[:, np.argsort(eigvals)[::-1][:channels]]
+    signs = np.sign(axes[np.abs(axes).argmax(axis=0), np.arange(channels)])
+    return torch.from_numpy(axes * np.where(signs == 0, 1.0, signs)).float()
 
 
 def ledoit_wolf_covariance(centered: np.ndarray) -> np.ndarray:
