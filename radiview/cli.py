@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -25,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from radiview import RESEARCH_NOTICE, __version__
+from radiview.atomic import atomic_write
 from radiview.errors import InputError, RadiviewError, ReportError
 
 log = logging.getLogger("radiview.cli")
@@ -292,14 +291,8 @@ def write_heatmap_png(
         "Description",
         f"{prediction.model}: {reading}; Grad-CAM shows model attention, not lesion localisation",
     )
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            image.save(fh, format="PNG", pnginfo=info)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as fh:
+        image.save(fh, format="PNG", pnginfo=info)
 
 
 # ------------------------------------------------------------------------------------ screen

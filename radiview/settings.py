@@ -14,11 +14,11 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from radiview.atomic import atomic_write
 from radiview.render import COLORMAPS  # the heatmap colour maps offered (numpy-only module)
 
 log = logging.getLogger("radiview.settings")
@@ -132,16 +132,8 @@ def save_settings(settings: Settings, path: str | os.PathLike[str] | None = None
     data = asdict(settings)
     data["recent_files"] = list(settings.recent_files)
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(target, "w", encoding="utf-8") as fh:
+        fh.write(text)
     return target
 
 

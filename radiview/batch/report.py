@@ -16,7 +16,6 @@ import csv
 import io
 import logging
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from radiview import RESEARCH_NOTICE, __version__
+from radiview.atomic import atomic_path, atomic_write
 from radiview.batch.screening import ScreeningResult
 from radiview.errors import RadiviewError, ReportError
 
@@ -139,17 +139,9 @@ class CsvReportWriter:
             raise ReportError("the report's folder does not exist", parent)
         header = _encode_row(self.columns)
         try:
-            fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        except OSError as exc:
-            raise ReportError(f"cannot create the report: {exc.strerror}", self.path) from exc
-        try:
-            with os.fdopen(fd, "wb") as fh:
+            with atomic_write(self.path) as fh:
                 fh.write(header)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
         except OSError as exc:
-            Path(tmp).unlink(missing_ok=True)
             raise ReportError(f"cannot create the report: {exc.strerror}", self.path) from exc
 
     def _recover(self) -> frozenset[str]:
@@ -274,26 +266,17 @@ def write_pdf_report(
         fig.text(0.95, 0.022, f"{number}/{total}", ha="right", va="bottom", fontsize=7, color="#555555")
         fig.text(0.05, 0.022, f"RadiView {__version__}", ha="left", va="bottom", fontsize=7, color="#555555")
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    metadata = {
+        "Title": "RadiView screening report",
+        "Subject": RESEARCH_NOTICE,
+        "Creator": f"RadiView {__version__}",
+    }
     try:
-        metadata = {
-            "Title": "RadiView screening report",
-            "Subject": RESEARCH_NOTICE,
-            "Creator": f"RadiView {__version__}",
-        }
-        with PdfPages(tmp, metadata=metadata) as pdf:
+        with atomic_path(path) as tmp, PdfPages(tmp, metadata=metadata) as pdf:
             for fig in pages:
                 pdf.savefig(fig)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise ReportError(f"cannot write the PDF: {exc.strerror or exc}", path) from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -8,7 +8,6 @@ carries an MRN) never reach the rendered text. Files appear atomically (temp + r
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +18,7 @@ from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter
 
 from radiview import RESEARCH_NOTICE, __version__
+from radiview.atomic import atomic_path
 from radiview.errors import ReportError
 from radiview.gui.panels.metadata import is_identifying
 from radiview.gui.panels.prediction import label_title
@@ -106,15 +106,9 @@ def view_report_lines(
 def _atomic(path: Path, write: Callable[[str], bool]) -> Path:
     if not path.parent.is_dir():
         raise ReportError("the export's folder does not exist", path.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         if not write(tmp):
             raise ReportError("Qt could not write the file", path)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
