@@ -21,9 +21,11 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMenu,
+    QScrollArea,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -154,11 +156,15 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.prediction_panel = PredictionPanel()
-        self.prediction_dock = self._dock("AI second reader", self.prediction_panel, "predictionDock")
+        self.prediction_dock = self._dock(
+            "AI second reader", self.prediction_panel, "predictionDock", scroll=True
+        )
         self.metadata_panel = MetadataPanel()
         self.metadata_dock = self._dock("Film information", self.metadata_panel, "metadataDock")
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([self.prediction_dock], [360], Qt.Orientation.Horizontal)
+        # The AI reading gets most of the column's height; the tag list scrolls.
+        self.resizeDocks([self.prediction_dock, self.metadata_dock], [600, 300], Qt.Orientation.Vertical)
 
         self.pixel_label = QLabel("")
         self.pixel_label.setMinimumWidth(260)
@@ -182,9 +188,18 @@ class MainWindow(QMainWindow):
         self.batch_panel.film_activated.connect(self._on_batch_film_activated)
         self.batch_panel.export_requested.connect(self._on_batch_export_requested)
 
-    def _dock(self, title: str, widget: QWidget, name: str) -> QDockWidget:
+    def _dock(self, title: str, widget: QWidget, name: str, scroll: bool = False) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
+        if scroll:
+            # Word-wrapped labels (the gate's reason) make the panel taller than a short dock;
+            # scroll instead of squeezing the combo boxes until their text is cut.
+            area = QScrollArea()
+            area.setWidgetResizable(True)
+            area.setFrameShape(QFrame.Shape.NoFrame)
+            area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            area.setWidget(widget)
+            widget = area
         dock.setWidget(widget)
         dock.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetMovable
