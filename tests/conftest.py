@@ -53,6 +53,10 @@ def build_tiny_bundle(out_dir: Path, seed: int = 0) -> Path:
     state = dict(net.state_dict())
     state[GATE_PREFIX + "class_means"] = torch.zeros(4, SMALL_FEATURE_DIM)
     state[GATE_PREFIX + "precision"] = torch.eye(SMALL_FEATURE_DIM)
+    # The layout check (bundles >= 1.2.0): 2×2 cells, the first 8 channels, identity precision.
+    state[GATE_PREFIX + "spatial_projection"] = torch.eye(SMALL_FEATURE_DIM)[:, :8].contiguous()
+    state[GATE_PREFIX + "spatial_class_means"] = torch.zeros(4, 32)
+    state[GATE_PREFIX + "spatial_precision"] = torch.eye(32)
     labels = ["normal", "bacterial_pneumonia", "viral_pneumonia", "covid19"]
     fields = {
         "name": "tiny-random",
@@ -67,6 +71,7 @@ def build_tiny_bundle(out_dir: Path, seed: int = 0) -> Path:
             "threshold": 1.0e9,
             "min_std": 0.02,
             "max_colorfulness": 0.08,
+            "spatial": {"method": "mahalanobis", "grid": [2, 2], "channels": 8, "threshold": 1.0e9},
         },
         "gradcam_target_layer": "features.12",
         "intended_use": "tests only",

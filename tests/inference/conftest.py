@@ -72,9 +72,14 @@ def _write_test_bundle(
     gate: Mapping[str, Any] | None = None,
     class_means: torch.Tensor | None = None,
     precision: torch.Tensor | None = None,
+    spatial: Mapping[str, torch.Tensor] | None = None,
     **card_overrides: Any,
 ) -> Path:
+    """``spatial``: the layout check's tensors (``spatial_projection``, ``spatial_class_means``,
+    ``spatial_precision``) stored under ``gate.``; give the card entry in ``gate["spatial"]``."""
     state = dict(net.state_dict())
+    for name, value in (spatial or {}).items():
+        state[GATE_PREFIX + name] = value
     k = int(architecture["num_classes"])
     state[GATE_PREFIX + "class_means"] = (
         class_means if class_means is not None else torch.zeros(k, SMALL_FEATURE_DIM)
@@ -96,6 +101,25 @@ def _write_test_bundle(
     fields.update(card_overrides)
     write_bundle(out_dir, fields, state, half=False)
     return out_dir
+
+
+def _spatial_gate_tensors(
+    k: int = 4, channels: int = 8, grid: tuple[int, int] = (2, 2)
+) -> dict[str, torch.Tensor]:
+    """Layout-check tensors of the right shapes: the first ``channels`` feature channels, zero means,
+    identity precision (the spatial distance is then the norm of those channels' cell averages)."""
+    dim = grid[0] * grid[1] * channels
+    return {
+        "spatial_projection": torch.eye(SMALL_FEATURE_DIM)[:, :channels].contiguous(),
+        "spatial_class_means": torch.zeros(k, dim),
+        "spatial_precision": torch.eye(dim),
+    }
+
+
+@pytest.fixture(scope="session")
+def spatial_gate_tensors() -> Callable[..., dict[str, torch.Tensor]]:
+    """``spatial_gate_tensors(k=4, channels=8, grid=(2, 2))`` → layout-check tensors for a test bundle."""
+    return _spatial_gate_tensors
 
 
 @pytest.fixture(scope="session")

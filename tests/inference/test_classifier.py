@@ -269,3 +269,82 @@ def test_cuda_out_of_memory_falls_back_to_the_cpu(
     assert "moving the model to the CPU" in caplog.text
     np.testing.assert_allclose(fallback.probabilities, on_gpu.probabilities, atol=1e-4)
     assert explanation is not None and explanation.heatmap.shape == radiograph.shape
+
+
+def test_layout_check_runs_in_predict_and_analyze(
+    tiny_net: RadiviewNet,
+    write_test_bundle: Callable[..., Path],
+    spatial_gate_tensors: Callable[..., dict[str, torch.Tensor]],
+    tmp_path: Path,
+    make_radiograph,
+) -> None:
+    from radiview.inference.gate import spatial_cells
+
+    def _spatial_bundle(out: Path, spatial_threshold: float) -> Path:
+        spatial = {"method": "mahalanobis", "grid": [2, 2], "channels": 8, "threshold": spatial_threshold}
+        gate = {"method": "mahalanobis", "threshold": 1.0e9, "min_std": 0.02, "spatial": spatial}
+        return write_test_bundle(out, tiny_net, gate=gate, spatial=spatial_gate_tensors())
+
+    radiograph = make_radiograph(seed=12)
+    lenient = Classifier.from_bundle(_spatial_bundle(tmp_path / "a", 1.0e9), device="cpu")
+    assert lenient.predict(radiograph).accepted
+    # The spatial distance with these tensors: the norm of channels 0-7 of the 2×2 cell averages.
+    with torch.no_grad():
+        fmap = tiny_net.features(lenient.preprocess(radiograph).unsqueeze(0))
+    distance = float(spatial_cells(fmap, (2, 2))[0, :8].double().norm())
+    assert distance > 0
+
+    strict = Classifier.from_bundle(
+        _spatial_bundle(tmp_path / "b", distance * 0.999), device="cpu"
+    )
+    expected = (
+        f"layout unlike the training films (spatial distance {distance:.1f} > {distance * 0.999:.1f}): "
+        "lateral view or another kind of image?"
+    )
+    predicted = strict.predict(radiograph)
+    assert not predicted.accepted and predicted.gate.reason == expected
+    analyzed, explanation = strict.analyze(radiograph)  # the Grad-CAM pass feeds the layout check too
+    assert not analyzed.accepted and analyzed.gate.reason == expected and explanation is None
+    assert analyzed.gate.score == pytest.approx(predicted.gate.score, rel=1e-4)
+
+    looser = Classifier.from_bundle(
+        _spatial_bundle(tmp_path / "c", distance * 1.001), device="cpu"
+    )
+    assert looser.predict(radiograph).accepted and looser.analyze(radiograph)[1] is not None
+    batch = looser.predict_batch([radiograph, make_radiograph(seed=13)])
+    assert batch[0].accepted  # per-film cells in a batch
+
+
+def test_old_card_without_layout_check_still_loads(classifier: Classifier, make_radiograph) -> None:
+    assert "spatial" not in classifier.card.gate
+    assert classifier._spatial_gate is None
+    assert classifier.predict(make_radiograph(seed=14)).accepted
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t, g: t.pop("spatial_precision"), "lacks the spatial gate tensor gate.spatial_precision"),
+        (lambda t, g: t.update(spatial_class_means=torch.zeros(4, 31)), "spatial_class_means has shape"),
+        (lambda t, g: g["spatial"].update(channels=16), "spatial_projection has shape"),
+        (lambda t, g: g["spatial"].pop("threshold"), "spatial gate is invalid"),
+        (lambda t, g: g["spatial"].update(grid=[2]), "spatial gate is invalid"),
+    ],
+)
+def test_inconsistent_layout_check_is_a_bundle_error(
+    tiny_net: RadiviewNet,
+    write_test_bundle: Callable[..., Path],
+    spatial_gate_tensors: Callable[..., dict[str, torch.Tensor]],
+    tmp_path: Path,
+    edit,
+    message: str,
+) -> None:
+    from radiview.errors import ModelBundleError
+
+    tensors = spatial_gate_tensors()
+    gate = {"method": "mahalanobis", "threshold": 1.0e9, "min_std": 0.02,
+            "spatial": {"grid": [2, 2], "channels": 8, "threshold": 1.0}}
+    edit(tensors, gate)
+    bundle = write_test_bundle(tmp_path / "bad", tiny_net, gate=gate, spatial=tensors)
+    with pytest.raises(ModelBundleError, match=message):
+        Classifier.from_bundle(bundle, device="cpu")

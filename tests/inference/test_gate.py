@@ -9,11 +9,16 @@ import torch
 from radiview.inference.gate import (
     REASON_COLOR,
     REASON_UNIFORM,
+    SpatialGate,
     colorfulness,
     fit_gate,
+    fit_spatial_projection,
     gate_verdict,
+    joint_thresholds,
     ledoit_wolf_covariance,
     mahalanobis_scores,
+    spatial_cells,
+    spatial_descriptor,
     threshold_for,
 )
 
@@ -147,3 +152,126 @@ def test_ledoit_wolf_matches_scikit_learn() -> None:
     x -= x.mean(axis=0)
     expected, _ = covariance.ledoit_wolf(x, assume_centered=True)
     np.testing.assert_allclose(ledoit_wolf_covariance(x), expected, rtol=1e-10, atol=1e-12)
+
+
+# -- the layout check ----------------------------------------------------------------------------
+
+
+def layout_maps(n: int, seed: int, mirrored: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 8, 6, 6) activation maps and labels (2 classes). Channels 0-3 fire on the left half and 4-7 on
+    the right half (a "frontal" layout); ``mirrored`` swaps the halves. Mirroring moves every activation
+    within its row, so the globally pooled features of the two layouts have the same distribution."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 2
+    maps = rng.normal(0.0, 0.3, (n, 8, 6, 6))
+    maps[:, :4, :, :3] += 2.0
+    maps[:, 4:, :, 3:] += 2.0
+    maps[labels == 1, 0] += 0.5  # a class difference that is the same in both layouts
+    if mirrored:
+        maps = maps[..., ::-1].copy()
+    return maps, labels
+
+
+def test_layout_check_refuses_what_global_pooling_cannot_see() -> None:
+    train, labels = layout_maps(2000, seed=11)
+    val, _ = layout_maps(500, seed=12)
+    ood, _ = layout_maps(200, seed=13, mirrored=True)
+    pooled = {k: v.mean(axis=(2, 3)) for k, v in (("train", train), ("val", val), ("ood", ood))}
+    np.testing.assert_allclose(pooled["ood"].mean(axis=0), pooled["train"].mean(axis=0), atol=0.05)
+
+    means, precision, _ = fit_gate(pooled["train"], labels)
+    cells = {k: spatial_cells(torch.from_numpy(v), (2, 2)) for k, v in (("train", train), ("val", val),
+                                                                         ("ood", ood))}
+    projection = fit_spatial_projection(cells["train"], 4)
+    s_means, s_precision, _ = fit_gate(spatial_descriptor(cells["train"], projection), labels)
+    spatial = SpatialGate((2, 2), projection.double(), s_means.double(), s_precision.double())
+
+    val_global = mahalanobis_scores(pooled["val"], means, precision)
+    val_scores = np.stack([val_global, spatial.scores(cells["val"])], axis=1)
+    threshold, spatial_threshold = joint_thresholds(val_scores, 0.99)
+    old_gate = {"method": "mahalanobis", "threshold": threshold_for(val_scores[:, 0], 0.99), "min_std": 0.0}
+    new_gate = {"method": "mahalanobis", "threshold": threshold, "min_std": 0.0,
+                "spatial": {"grid": [2, 2], "channels": 4, "threshold": spatial_threshold}}
+
+    ood_global = mahalanobis_scores(pooled["ood"], means, precision)
+    ood_spatial = spatial.scores(cells["ood"])
+    old = [gate_verdict(g, 0.2, old_gate).accepted for g in ood_global]
+    new = [gate_verdict(g, 0.2, new_gate, spatial_score=s)
+           for g, s in zip(ood_global, ood_spatial, strict=True)]
+    assert np.mean(old) > 0.9  # pooled features: the mirrored films look typical
+    assert not any(v.accepted for v in new)
+    assert new[0].reason.startswith("layout unlike the training films (spatial distance")
+    assert new[0].score == pytest.approx(ood_global[0])  # the verdict's score stays the global distance
+    # The same films in the trained layout pass both checks.
+    fresh, _ = layout_maps(500, seed=14)
+    fresh_cells = spatial_cells(torch.from_numpy(fresh), (2, 2))
+    fresh_ok = [
+        gate_verdict(g, 0.2, new_gate, spatial_score=s).accepted
+        for g, s in zip(mahalanobis_scores(fresh.mean(axis=(2, 3)), means, precision),
+                        spatial.scores(fresh_cells), strict=True)
+    ]
+    assert np.mean(fresh_ok) == pytest.approx(0.99, abs=0.02)
+
+
+def test_spatial_cells_and_descriptor_layout() -> None:
+    fmap = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).reshape(2, 3, 4, 4)
+    cells = spatial_cells(fmap, (2, 2))
+    assert cells.shape == (2, 3, 2, 2)
+    assert cells[1, 2, 0, 1] == fmap[1, 2, :2, 2:].mean()
+    projection = torch.eye(3)[:, :2]  # keep channels 0 and 1
+    desc = spatial_descriptor(cells, projection)
+    assert desc.shape == (2, 8) and desc.dtype == torch.float64
+    # row-major cells, each cell's channels contiguous: (cell (0,0): c0, c1), (cell (0,1): c0, c1), ...
+    np.testing.assert_allclose(desc[0, 2:4].numpy(), cells[0, :2, 0, 1].double().numpy())
+    with pytest.raises(ValueError, match="do not match"):
+        spatial_descriptor(cells, torch.eye(4))
+    with pytest.raises(ValueError, match="activation map"):
+        spatial_cells(fmap[0], (2, 2))
+
+
+def test_fit_spatial_projection_finds_the_top_axes() -> None:
+    rng = np.random.default_rng(15)
+    axes = np.linalg.qr(rng.normal(size=(10, 10)))[0]
+    scales = np.array([10.0, 5.0, 2.0] + [0.1] * 7)
+    samples = (rng.normal(size=(4000, 10)) * scales) @ axes.T  # (N·cells, C)
+    cells = samples.reshape(1000, 2, 2, 10).transpose(0, 3, 1, 2)
+    projection = fit_spatial_projection(cells, 3).double().numpy()
+    assert projection.shape == (10, 3)
+    np.testing.assert_allclose(projection.T @ projection, np.eye(3), atol=1e-5)
+    np.testing.assert_allclose(np.abs(projection.T @ axes[:, :3]), np.eye(3), atol=0.02)
+    assert np.all(projection[np.abs(projection).argmax(axis=0), np.arange(3)] > 0)  # fixed signs
+    with pytest.raises(ValueError, match="channels"):
+        fit_spatial_projection(cells, 11)
+
+
+def test_joint_thresholds_accept_the_rate_on_both_checks() -> None:
+    rng = np.random.default_rng(16)
+    scores = np.stack([rng.normal(10, 2, 2000), rng.exponential(5, 2000)], axis=1)
+    thresholds = joint_thresholds(scores, 0.99)
+    both = (scores <= thresholds).all(axis=1).mean()
+    assert 0.99 <= both <= 0.99 + 2 / len(scores)
+    each = (scores <= thresholds).mean(axis=0)
+    assert each[0] == pytest.approx(each[1], abs=1 / len(scores))  # the same rate per check
+    assert 0.99 < each[0] < 0.9951  # independent checks: about sqrt(0.99) each
+    # One column: the (non-interpolated) quantile.
+    assert joint_thresholds(np.arange(1, 101, dtype=float), 0.9) == [90.0]
+    with pytest.raises(ValueError):
+        joint_thresholds(scores, 1.5)
+
+
+def test_verdict_with_a_spatial_check() -> None:
+    gate = {**GATE, "spatial": {"grid": [2, 2], "channels": 4, "threshold": 20.0}}
+    assert gate_verdict(5.0, 0.2, gate, spatial_score=20.0).accepted
+    refused = gate_verdict(5.0, 0.2, gate, spatial_score=25.04)
+    assert not refused.accepted and refused.score == 5.0
+    assert refused.reason == (
+        "layout unlike the training films (spatial distance 25.0 > 20.0): "
+        "lateral view or another kind of image?"
+    )
+    assert not gate_verdict(5.0, 0.2, gate, spatial_score=float("nan")).accepted
+    # The cheaper checks and the global distance come first.
+    assert gate_verdict(5.0, 0.001, gate, spatial_score=99.0).reason == REASON_UNIFORM
+    assert gate_verdict(41.0, 0.2, gate, spatial_score=99.0).reason.startswith("unlike the training films")
+    with pytest.raises(ValueError, match="no spatial score"):
+        gate_verdict(5.0, 0.2, gate)
+    assert gate_verdict(5.0, 0.2, GATE, spatial_score=1e9).accepted  # an old card has no layout check

@@ -136,3 +136,50 @@ def test_expand_writes_balanced_augmented_copy_that_trains(synthetic_manifest: P
                                    "--feature-passes", "1", "--augment", "none"))
     assert metrics["data"]["totals"]["train"] == 48
     assert metrics["data"]["split"]["method"] == "from the manifest's split column"
+
+
+def test_refit_gate_keeps_the_network_and_adds_the_layout_check(
+    synthetic_manifest: Path, tmp_path: Path
+) -> None:
+    old = tmp_path / "old"
+    assert cli_main(["--data", str(synthetic_manifest), "--output-dir", str(tmp_path / "run"), *TINY,
+                     "--epochs", "1", "--feature-passes", "1", "--no-gate-layout", "--export", str(old)]) == 0
+    old_card, old_state = load_bundle(old)
+    assert "spatial" not in old_card.gate and "gate.spatial_precision" not in old_state  # the ≤ 1.1.0 format
+
+    new = tmp_path / "new"
+    assert cli_main(["--refit-gate-from", str(old), "--data", str(synthetic_manifest), "--output-dir",
+                     str(tmp_path / "refit"), *TINY, "--model-version", "9.9.9", "--export", str(new),
+                     "--ood", str(synthetic_manifest)]) == 0
+    card, state = load_bundle(new)
+    assert card.version == "9.9.9" and card.gate["spatial"]["grid"] == [2, 2]
+    assert card.gate["spatial"]["channels"] == 128
+    assert state["gate.spatial_projection"].shape == (576, 128)
+    assert state["gate.spatial_class_means"].shape == (4, 512)
+    assert state["gate.spatial_precision"].shape == (512, 512)
+    # The network is copied bit for bit; its metrics, data summary and recipe are carried over.
+    for key, value in old_state.items():
+        if not key.startswith("gate."):
+            assert torch.equal(state[key], value), key
+    assert card.metrics["accuracy"] == old_card.metrics["accuracy"]
+    assert card.training_data == old_card.training_data
+    assert "--refit-gate-from" in card.recipe["gate_refit"]["command"]
+    assert card.recipe["gate_refit"]["from_version"] == old_card.version
+    gate = card.metrics["gate"]
+    assert set(gate["checks"]) == {"global", "spatial"}
+    assert gate["val_acceptance"] >= 0.99  # the joint rule on val (std check included)
+    assert gate["checks"]["global"]["val_acceptance"] == gate["checks"]["spatial"]["val_acceptance"]
+    assert "global_check_alone_at_val_0.99" in gate["ood"]
+    assert card.gate["ood_refusal_by_kind"] == {"other": gate["ood"]["by_kind"]["other"]["refusal_rate"]}
+
+    clf = Classifier.from_bundle(new, device="cpu")
+    from radiview.io import load_radiograph
+
+    film = load_radiograph(str(synthetic_manifest.parent / "alpha" / "normal" / "normal-000.png"))
+    assert clf._spatial_gate is not None and clf.predict(film).model == f"{card.name}@9.9.9"
+
+    # Other films than the bundle was trained on: refused, nothing written.
+    with pytest.raises(SystemExit, match="differ from the bundle's training data"):
+        cli_main(["--refit-gate-from", str(old), "--data", str(synthetic_manifest), "--sources", "alpha",
+                  "--output-dir", str(tmp_path / "bad"), *TINY, "--export", str(tmp_path / "never")])
+    assert not (tmp_path / "never").exists()
