@@ -1,6 +1,6 @@
 """The input gate: refuse films the classifier was never meant to see.
 
-Three checks, cheapest first, all pure functions so training and the app share them:
+Up to four checks, cheapest first, all pure functions so training and the app share them:
 
 1. a near-uniform model input (blank film, test pattern): std of the windowed input < ``min_std``;
 2. a colour photograph: io converts colour inputs to luminance and records ``was_color``
