@@ -24,7 +24,6 @@ import random
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -36,6 +35,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
+from radiview.atomic import atomic_write
 from radiview.inference.preprocess import PreprocessConfig
 from training.augment import AUGMENTATIONS, build_augment
 from training.calibrate import (
@@ -182,11 +182,9 @@ def setup_logging(run_dir: Path, is_main: bool) -> None:
 
 def write_json(path: Path, data: Any) -> None:
     """Atomic JSON write (temp file in the same folder, then rename)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    with atomic_write(path, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=2, default=_json_default)
         fh.write("\n")
-    os.replace(tmp, path)
 
 
 def _json_default(obj: Any) -> Any:
@@ -413,10 +411,8 @@ def feature_bank(net: nn.Module, splits: dict[str, ImageCache], args: argparse.N
                     time.perf_counter() - t0, len(images) / max(time.perf_counter() - t0, 1e-9))
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
-            with os.fdopen(fd, "wb") as fh:
+            with atomic_write(path) as fh:
                 np.save(fh, feats)
-            os.replace(tmp, path)
         out[key] = feats
     return out, hits
 
@@ -437,16 +433,8 @@ def metric_of(logits: np.ndarray, labels: np.ndarray, loss: float, name: str) ->
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """torch.save to a temp file + fsync + rename: a crash leaves the previous checkpoint intact."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".checkpoint.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(state, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as fh:
+        torch.save(state, fh)
 
 
 def rng_state() -> dict[str, Any]:

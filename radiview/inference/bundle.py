@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 import torch
 
+from radiview.atomic import atomic_write
 from radiview.errors import BundleIntegrityError, ModelBundleError
 
 FORMAT_VERSION = 1
@@ -187,7 +187,8 @@ def write_bundle(
         for k, v in state_dict.items()
     }
     weights_path = out / WEIGHTS_FILE
-    _atomic_write(weights_path, lambda fh: torch.save(tensors, fh))
+    with atomic_write(weights_path) as fh:
+        torch.save(tensors, fh)
     fields = dict(card_fields)
     fields.update(
         format_version=FORMAT_VERSION,
@@ -196,18 +197,8 @@ def write_bundle(
     )
     card = ModelCard.from_dict(fields)
     text = json.dumps(card.to_dict(), indent=2, sort_keys=False) + "\n"
-    _atomic_write(out / CARD_FILE, lambda fh: fh.write(text.encode("utf-8")))
+    with atomic_write(out / CARD_FILE, "w", encoding="utf-8") as fh:
+        fh.write(text)
     return card
 
 
-def _atomic_write(path: Path, write) -> None:  # type: ignore[no-untyped-def]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from radiview.atomic import atomic_write
 from radiview.errors import RadiviewError
 from radiview.inference.preprocess import PreprocessConfig, prepare_image, to_input_tensor
 from radiview.io import load_radiograph
@@ -104,10 +104,8 @@ def build_image_cache(
         logger.warning("skipped %s: %s", path, why)
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache_file.parent, suffix=".npz.tmp")
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_write(cache_file) as fh:
             np.savez(fh, images=out[ok], ok=ok)
-        os.replace(tmp, cache_file)
     kept = [r for r, good in zip(records, ok, strict=True) if good]
     return ImageCache(kept, out[ok], failures)
 
