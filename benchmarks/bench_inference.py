@@ -5,8 +5,7 @@ throughput and peak memory.
 
 Films: a 512-px JPEG from shared/data/cxr and the real DICOMs in shared/data/dicom
 (RADIVIEW_DATA or ../shared/data), plus a generated 16-bit 2500×3000 DICOM (uncompressed,
-tests/io/dicom_factory.py). Model: the bundle in resources/model when it exists, else a
-random one with the real architecture (hidden 2500, 224×224) written to a temp folder.
+tests/io/dicom_factory.py). Model: the bundled one in resources/model.
 """
 
 from __future__ import annotations
@@ -31,9 +30,6 @@ from dicom_factory import gradient_image, make_dataset, write_dicom  # noqa: E40
 
 from radiview.assets import default_model_dir  # noqa: E402
 from radiview.inference import Classifier  # noqa: E402
-from radiview.inference.bundle import CARD_FILE, GATE_PREFIX, write_bundle  # noqa: E402
-from radiview.inference.network import SMALL_FEATURE_DIM, build_network  # noqa: E402
-from radiview.inference.preprocess import PreprocessConfig  # noqa: E402
 from radiview.io import load_radiograph  # noqa: E402
 
 LABELS = ["normal", "bacterial_pneumonia", "viral_pneumonia", "covid19"]
@@ -43,27 +39,6 @@ def _data_dir() -> Path | None:
     env = os.environ.get("RADIVIEW_DATA")
     candidate = Path(env) if env else REPO.parent / "shared" / "data"
     return candidate if candidate.is_dir() else None
-
-
-def _random_bundle(folder: Path) -> Path:
-    torch.manual_seed(0)
-    architecture = {"backbone": "mobilenet_v3_small", "num_classes": 4, "hidden": 2500, "dropout": 0.5}
-    state = dict(build_network(architecture).eval().state_dict())
-    state[GATE_PREFIX + "class_means"] = torch.zeros(4, SMALL_FEATURE_DIM)
-    state[GATE_PREFIX + "precision"] = torch.eye(SMALL_FEATURE_DIM)
-    fields = {
-        "name": "random-benchmark",
-        "version": "0",
-        "architecture": architecture,
-        "labels": LABELS,
-        "preprocessing": PreprocessConfig().to_dict(),
-        "temperature": 1.0,
-        "thresholds": {},
-        "gate": {"method": "mahalanobis", "threshold": 1e9, "min_std": 0.02, "max_colorfulness": 0.08},
-        "gradcam_target_layer": "features.12",
-    }
-    write_bundle(folder, fields, state)
-    return folder
 
 
 def _median_ms(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
@@ -106,10 +81,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        if (default_model_dir() / CARD_FILE).is_file():
-            bundle, which = default_model_dir(), "real bundle"
-        else:
-            bundle, which = _random_bundle(folder / "bundle"), "random weights, real architecture"
+        bundle, which = default_model_dir(), "bundled model"
         start = time.perf_counter()
         clf = Classifier.from_bundle(bundle, device=args.device)
         load_s = time.perf_counter() - start

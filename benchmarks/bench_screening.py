@@ -6,8 +6,8 @@
 
 Prints films/s for ``iter_screening`` (decode + preprocess in threads, batched model, CSV
 rows fsynced as the CLI does) beside the raw forward pass on preprocessed 224² tensors
-under ``inference_mode``, their ratio (target >= 0.6) and the peak RSS. Uses the real
-bundle (resources/model) when it exists, else random weights with the real architecture.
+under ``inference_mode``, their ratio (target >= 0.6) and the peak RSS. Uses the bundled
+model (resources/model) or --model.
 """
 
 from __future__ import annotations
@@ -52,32 +52,6 @@ def link_films(data: Path, count: int, dest: Path) -> Path:
     return dest
 
 
-def random_real_bundle(out: Path) -> Path:
-    """Random weights, the real architecture (hidden 2500, 224² input), an all-accepting gate."""
-    from radiview.inference.bundle import GATE_PREFIX, write_bundle
-    from radiview.inference.network import SMALL_FEATURE_DIM, build_network
-    from radiview.inference.preprocess import PreprocessConfig
-
-    torch.manual_seed(0)
-    arch = {"backbone": "mobilenet_v3_small", "num_classes": 4, "hidden": 2500, "dropout": 0.5}
-    state = dict(build_network(arch).eval().state_dict())
-    state[GATE_PREFIX + "class_means"] = torch.zeros(4, SMALL_FEATURE_DIM)
-    state[GATE_PREFIX + "precision"] = torch.eye(SMALL_FEATURE_DIM)
-    fields = {
-        "name": "random-real-arch",
-        "version": "0",
-        "architecture": arch,
-        "labels": LABELS,
-        "preprocessing": PreprocessConfig().to_dict(),
-        "temperature": 1.0,
-        "thresholds": {label: 0.5 for label in LABELS},
-        "gate": {"method": "mahalanobis", "threshold": 1e9, "min_std": 0.02, "max_colorfulness": 0.08},
-        "gradcam_target_layer": "features.12",
-    }
-    write_bundle(out, fields, state)
-    return out
-
-
 def forward_throughput(classifier: Classifier, tensors: torch.Tensor, batch_size: int, total: int) -> float:
     """Films/s of the bare network (features + head) on preprocessed tensors."""
     net, device = classifier.network, classifier.device
@@ -118,7 +92,7 @@ def main() -> int:
     )
     parser.add_argument("--folder", type=Path, help="screen this folder instead of the cxr manifest's films")
     parser.add_argument("--count", type=int, default=1000, help="films taken from cxr/manifest.csv")
-    parser.add_argument("--model", type=Path, help="model bundle (default: the bundled one, else random)")
+    parser.add_argument("--model", type=Path, help="model bundle (default: the bundled one)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--workers", type=int, default=None)
@@ -139,8 +113,6 @@ def main() -> int:
                 return 2
             folder = link_films(data, args.count, (tmp_path / "films"))
         bundle = args.model or default_model_dir()
-        if not (bundle / "model_card.json").is_file():
-            bundle = random_real_bundle(tmp_path / "bundle")
         if args.threads:
             from radiview.inference.device import configure_cpu_threads
 

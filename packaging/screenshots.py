@@ -3,9 +3,8 @@
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python packaging/screenshots.py docs/screenshots
 
 Shoots: the main window with a real chest film and its Grad-CAM overlay; the batch view after
-screening the real sample films; the About dialog (model card tab). Uses the bundled model
-in resources/model when it exists, else a random-weights bundle (the shots then say
-"tiny-random"; re-shoot once the real bundle lands). The user's own config is never touched.
+screening the real sample films; the About dialog (model card and licence tabs). Uses the
+bundled model in resources/model. The user's own config is never touched.
 """
 
 from __future__ import annotations
@@ -27,37 +26,6 @@ def find_data_dir() -> Path | None:
     env = os.environ.get("RADIVIEW_DATA")
     candidate = Path(env) if env else REPO.parent / "shared" / "data"
     return candidate if candidate.is_dir() else None
-
-
-def random_bundle(out_dir: Path) -> Path:
-    """A random-weights bundle in the real format (as tests/conftest.py builds it)."""
-    import torch
-
-    from radiview.inference.bundle import GATE_PREFIX, write_bundle
-    from radiview.inference.network import SMALL_FEATURE_DIM, build_network
-    from radiview.inference.preprocess import PreprocessConfig
-
-    torch.manual_seed(0)
-    architecture = {"backbone": "mobilenet_v3_small", "num_classes": 4, "hidden": 32, "dropout": 0.5}
-    state = dict(build_network(architecture).eval().state_dict())
-    state[GATE_PREFIX + "class_means"] = torch.zeros(4, SMALL_FEATURE_DIM)
-    state[GATE_PREFIX + "precision"] = torch.eye(SMALL_FEATURE_DIM)
-    labels = ["normal", "bacterial_pneumonia", "viral_pneumonia", "covid19"]
-    fields = {
-        "name": "tiny-random",
-        "version": "0.0.1",
-        "architecture": architecture,
-        "labels": labels,
-        "preprocessing": PreprocessConfig().to_dict(),
-        "temperature": 1.0,
-        "thresholds": {label: 0.5 for label in labels},
-        "gate": {"method": "mahalanobis", "threshold": 1.0e9, "min_std": 0.02, "max_colorfulness": 0.08},
-        "gradcam_target_layer": "features.12",
-        "intended_use": "screenshots only (random weights)",
-        "limitations": ["random weights: the probabilities mean nothing"],
-    }
-    write_bundle(out_dir, fields, state, half=False)
-    return out_dir
 
 
 def wait_until(app, condition, timeout_s: float = 300.0) -> None:  # type: ignore[no-untyped-def]
@@ -92,9 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     from radiview.assets import default_model_dir
 
     bundle = default_model_dir()
-    if not (bundle / "model_card.json").is_file():
-        print("resources/model has no bundle yet: using random weights", file=sys.stderr)
-        bundle = random_bundle(scratch / "bundle")
 
     data = find_data_dir()
     if data is None:
