@@ -30,6 +30,11 @@ LICENCES: tuple[tuple[str, str, str], ...] = (
     ("Matplotlib", "PSF-based (Matplotlib licence)", "PDF reports."),
     ("OpenCV (opencv-python-headless)", "Apache-2.0", "Image operations inside grad-cam."),
     ("SciPy, scikit-learn", "BSD-3-Clause", "Pulled in by grad-cam."),
+    (
+        "NVIDIA CUDA / cuDNN runtime libraries",
+        "NVIDIA software licence (redistributable)",
+        "Shipped with PyPI's CUDA torch wheel, in the Linux installer; used only on an NVIDIA GPU.",
+    ),
 )
 
 #: Licences of the data sources RadiView's models are trained on (from shared/data/README.md);
