@@ -9,11 +9,15 @@ has already replaced.
 
 Screening runs as a ``GeneratorWorker`` (the superqt ``_qthreading`` pattern): it iterates a
 generator on the inference thread, emits ``yielded`` per item and checks a thread-safe
-abort flag between items, so Cancel stops within one film (or one batch).
+abort flag between items, so Cancel stops within one film (or one batch). Every screened film
+is also journaled to a CSV in the config dir (``screening_journal_path``): a run that is
+cancelled, or dies with the app, resumes where it stopped the next time the same folder is
+screened with the same model; a run that completes deletes its journal.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -108,6 +112,7 @@ class ScreeningProgress:
     done: int
     total: int
     elapsed_s: float
+    resumed: int = 0  # films restored from an interrupted run's journal (not timed)
 
 
 @dataclass(frozen=True)
@@ -353,22 +358,60 @@ class InferenceWorker(QObject):
     def iter_screening(
         self, request: ScreeningRequest, cancel: threading.Event
     ) -> Iterator[ScreeningProgress]:
-        """Screen a folder (call only on the inference thread, e.g. from a GeneratorWorker)."""
+        """Screen a folder (call only on the inference thread, e.g. from a GeneratorWorker).
+
+        Films already in this folder's journal (an interrupted earlier run) come first, then
+        the rest are screened and journaled as they finish.
+        """
+        from radiview.batch.report import CsvReportWriter, read_csv_report, results_from_rows
         from radiview.batch.screening import iter_screening, list_screening_files
 
         classifier = self._require_model()
         started = time.perf_counter()
         total = len(list_screening_files(request.folder, request.recursive))
-        results = iter_screening(
-            request.folder,
-            classifier,
-            recursive=request.recursive,
-            batch_size=request.batch_size,
-            workers=request.workers,
-            cancel=cancel,
-        )
-        for done, result in enumerate(results, start=1):
-            yield ScreeningProgress(result, done, max(total, done), time.perf_counter() - started)
+        labels = classifier.card.labels
+        journal_path = screening_journal_path(request.folder, request.recursive, classifier.card.display_name)
+        journal_path.parent.mkdir(parents=True, exist_ok=True)
+        journal = CsvReportWriter(journal_path, labels, resume=True)
+        try:
+            already = journal.open()
+        except RadiviewError as exc:  # unreadable or foreign journal: start afresh
+            log.warning("screening journal %s unusable (%s); starting afresh", journal_path.name, exc)
+            journal = CsvReportWriter(journal_path, labels)
+            already = journal.open()
+        try:
+            previous = results_from_rows(read_csv_report(journal_path), labels, classifier.card.display_name)
+            resumed = len(previous)
+            if resumed:
+                log.info("resuming a screening run: %d films from its journal", resumed)
+            for done, result in enumerate(previous, start=1):
+                yield ScreeningProgress(result, done, max(total, done), 0.0, resumed)
+            results = iter_screening(
+                request.folder,
+                classifier,
+                recursive=request.recursive,
+                skip=already,
+                batch_size=request.batch_size,
+                workers=request.workers,
+                cancel=cancel,
+            )
+            for done, result in enumerate(results, start=resumed + 1):
+                journal.write(result)
+                elapsed = time.perf_counter() - started
+                yield ScreeningProgress(result, done, max(total, done), elapsed, resumed)
+        finally:
+            journal.close()
+        if not cancel.is_set():
+            journal_path.unlink(missing_ok=True)
+
+
+def screening_journal_path(folder: str, recursive: bool, model: str) -> Path:
+    """Where a screening run of ``folder`` journals its rows: one file per folder, mode and model."""
+    from radiview.settings import settings_path
+
+    key = f"{Path(folder).resolve()}|{'recursive' if recursive else 'flat'}|{model}"
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+    return settings_path().parent / "screening" / f"{digest}.csv"
 
 
 def _default_bundle_dir() -> Path:

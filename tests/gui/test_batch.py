@@ -170,6 +170,8 @@ def test_progress_text_rate_and_eta() -> None:
     assert progress_text(0, 10, 0.0) == "0 / 10 films"
     assert progress_text(5, 20, 2.5) == "5 / 20 films · 2.0 films/s · ETA 0:08"
     assert progress_text(20, 20, 4.0) == "20 / 20 films · 5.0 films/s"
+    # 10 of the 15 done came from an interrupted run's journal: only 5 were timed.
+    assert progress_text(15, 20, 2.5, resumed=10) == "15 / 20 films (10 resumed) · 2.0 films/s · ETA 0:02"
     assert format_duration(3725) == "1:02:05"
 
 
@@ -188,3 +190,41 @@ def test_film_is_analysed_while_a_batch_runs(qtbot, window, tmp_path, films) -> 
     assert events[0] == ("prediction", True)  # answered mid-run, not queued behind 80 films
     assert events[-1] == ("finished", 80)
     assert window.batch_panel.model.rowCount() == 80
+
+
+def test_cancelled_run_resumes_from_its_journal(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from radiview.gui.workers import screening_journal_path
+
+    folder = make_folder(tmp_path / "journaled", 30)
+
+    def cancel_after_3(progress) -> None:  # type: ignore[no-untyped-def]
+        if progress.done == 3:
+            first.quit()
+
+    with qtbot.waitSignal(window.screening_finished, timeout=120000) as blocker:
+        first = window.start_screening(str(folder), True)
+        first.yielded.connect(cancel_after_3, Qt.ConnectionType.DirectConnection)
+    assert blocker.args[0].cancelled
+    panel = window.batch_panel
+    first_rows = {r.file: r for r in panel.model.results}
+    assert 3 <= len(first_rows) < 30
+    assert "resumes when this folder is screened again" in panel.rate_label.text()
+
+    journal = screening_journal_path(str(folder), True, window.model_info.card.display_name)
+    assert journal.is_file()
+    assert {row["file"] for row in read_csv_report(journal)} == set(first_rows)
+
+    summary = run_screening(qtbot, window, folder)
+    assert not summary.cancelled and summary.done == summary.total == 30
+    files = [r.file for r in panel.model.results]
+    assert sorted(files) == sorted(set(files)) and len(files) == 30  # each film exactly once
+    assert panel.resumed == len(first_rows)
+    assert f"({len(first_rows)} resumed from an interrupted run)" in panel.rate_label.text()
+    for result in panel.model.results:  # resumed rows carry the first run's probabilities (CSV: 4 decimals)
+        if result.file in first_rows and result.status == "ok":
+            before = first_rows[result.file].prediction.probabilities
+            assert result.prediction.probabilities == pytest.approx(before, abs=5e-5)
+    assert not journal.exists()  # a completed run leaves nothing to resume
+
+    run_screening(qtbot, window, folder)
+    assert panel.resumed == 0 and panel.model.rowCount() == 30

@@ -47,11 +47,17 @@ def format_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def progress_text(done: int, total: int, elapsed_s: float) -> str:
-    """ "12 / 40 films · 3.1 films/s · ETA 0:09" (rate and ETA once there is something to time)."""
+def progress_text(done: int, total: int, elapsed_s: float, resumed: int = 0) -> str:
+    """ "12 / 40 films · 3.1 films/s · ETA 0:09" (rate and ETA once there is something to time).
+
+    ``resumed`` films came from an interrupted run's journal: counted, but not in the rate.
+    """
     text = f"{done} / {total} films"
-    if done and elapsed_s > 0:
-        rate = done / elapsed_s
+    if resumed:
+        text += f" ({resumed} resumed)"
+    timed = done - resumed
+    if timed > 0 and elapsed_s > 0:
+        rate = timed / elapsed_s
         text += f" · {rate:.1f} films/s"
         if total > done:
             text += f" · ETA {format_duration((total - done) / rate)}"
@@ -203,6 +209,7 @@ class BatchPanel(QWidget):
         self.folder = ""
         self.running = False
         self.cancelled = False
+        self.resumed = 0  # films of this run restored from an interrupted run's journal
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
 
@@ -306,6 +313,7 @@ class BatchPanel(QWidget):
         self.folder_edit.setText(folder)
         self.running = True
         self.cancelled = False
+        self.resumed = 0
         self.model.clear()
         self.progress_bar.setRange(0, 0)  # busy until the first result tells the total
         self.rate_label.setText("Listing files…")
@@ -315,7 +323,9 @@ class BatchPanel(QWidget):
         self.model.append(progress.result)
         self.progress_bar.setRange(0, max(progress.total, 1))
         self.progress_bar.setValue(progress.done)
-        self.rate_label.setText(progress_text(progress.done, progress.total, progress.elapsed_s))
+        resumed = getattr(progress, "resumed", 0)
+        self.resumed = resumed
+        self.rate_label.setText(progress_text(progress.done, progress.total, progress.elapsed_s, resumed))
         self._update_counts()
         if self.model.rowCount() == 1:
             self._fit_columns()
@@ -336,9 +346,12 @@ class BatchPanel(QWidget):
             self.progress_bar.setRange(0, 1)
             self.progress_bar.setValue(0)
         state = "Cancelled" if summary.cancelled else "Finished"
-        rate = f" · {done / summary.elapsed_s:.1f} films/s" if done and summary.elapsed_s > 0 else ""
+        timed = done - self.resumed
+        rate = f" · {timed / summary.elapsed_s:.1f} films/s" if timed > 0 and summary.elapsed_s > 0 else ""
+        resumed = f" ({self.resumed} resumed from an interrupted run)" if self.resumed else ""
+        kept = " · the rest resumes when this folder is screened again" if summary.cancelled else ""
         self.rate_label.setText(
-            f"{state}: {done} / {total} films in {format_duration(summary.elapsed_s)}{rate}"
+            f"{state}: {done} / {total} films in {format_duration(summary.elapsed_s)}{rate}{resumed}{kept}"
         )
         self._fit_columns()
         self._update_counts()
