@@ -284,6 +284,7 @@ class Classifier:
                     was_color,
                     _color_score(radiograph),
                     spatial_score=spatial_score,
+                    view_position=radiograph.view_position if radiograph is not None else None,
                 )
             )
         return verdicts

@@ -1,7 +1,8 @@
 """The input gate: refuse films the classifier was never meant to see.
 
-Up to four checks, cheapest first, all pure functions so training and the app share them:
+Up to five checks, cheapest first, all pure functions so training and the app share them:
 
+0. a DICOM header naming a non-frontal view (ViewPosition LL, RL, LLD, RLD, LAO, ...);
 1. a near-uniform model input (blank film, test pattern): std of the windowed input < ``min_std``;
 2. a colour photograph: io converts colour inputs to luminance and records ``was_color``
    and ``metadata["colorfulness"]`` (``colorfulness`` below); refused above ``max_colorfulness``;
@@ -43,6 +44,7 @@ from radiview.inference.prediction import GateVerdict
 from radiview.io.image import colorfulness  # io scores colour inputs; one formula for both
 
 __all__ = [
+    "NON_FRONTAL_VIEW_POSITIONS",
     "REASON_COLOR",
     "REASON_UNIFORM",
     "SpatialGate",
@@ -56,10 +58,38 @@ __all__ = [
     "spatial_cells",
     "spatial_descriptor",
     "threshold_for",
+    "view_position_reason",
 ]
 
 REASON_UNIFORM = "not a frontal chest radiograph: image is nearly uniform"
 REASON_COLOR = "colour photograph, not a radiograph"
+
+#: DICOM ViewPosition (0018,5101) defined terms of chest views that are not frontal (PA/AP):
+#: laterals, decubitus laterals and obliques. A header that says so is refused outright; a
+#: JPEG has no header, so the feature-space checks remain the defence there.
+NON_FRONTAL_VIEW_POSITIONS: dict[str, str] = {
+    "LL": "lateral",
+    "RL": "lateral",
+    "LAT": "lateral",
+    "LATERAL": "lateral",
+    "LLD": "decubitus",
+    "RLD": "decubitus",
+    "LAO": "oblique",
+    "RAO": "oblique",
+    "LPO": "oblique",
+    "RPO": "oblique",
+    "LLO": "oblique",
+    "RLO": "oblique",
+}
+
+
+def view_position_reason(view_position: str | None) -> str | None:
+    """The refusal reason for a DICOM view position that is not frontal, else None."""
+    code = (view_position or "").strip().upper()
+    kind = NON_FRONTAL_VIEW_POSITIONS.get(code)
+    if kind is None:
+        return None
+    return f"not a frontal chest radiograph: the DICOM header says view position {code} ({kind})"
 
 
 def _as_numpy(values: Any) -> np.ndarray:
@@ -104,6 +134,7 @@ def gate_verdict(
     was_color: bool = False,
     color_score: float | None = None,
     spatial_score: float | None = None,
+    view_position: str | None = None,
 ) -> GateVerdict:
     """Decide on one film from its Mahalanobis ``score``, the std of its windowed [0, 1]
     model input and its colour record; ``gate`` is the model card's gate entry.
@@ -114,10 +145,15 @@ def gate_verdict(
 
     A colour input without a recorded colourfulness is accepted: io converts gray images
     stored as RGB (common for exported PNGs) and records the score when it is a real photo.
+    ``view_position`` (DICOM ViewPosition) naming a lateral, decubitus or oblique view is
+    refused first: the header is the surest evidence there is.
     """
     threshold = float(gate["threshold"])
     min_std = float(gate.get("min_std", 0.0))
     max_colorfulness = float(gate.get("max_colorfulness", float("inf")))
+    view_reason = view_position_reason(view_position)
+    if view_reason is not None:
+        return GateVerdict(False, view_reason, float(score))
     if not np.isfinite(input_std) or input_std < min_std:
         return GateVerdict(False, REASON_UNIFORM, float(score))
     if was_color and color_score is not None and color_score > max_colorfulness:

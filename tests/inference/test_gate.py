@@ -20,6 +20,7 @@ from radiview.inference.gate import (
     spatial_cells,
     spatial_descriptor,
     threshold_for,
+    view_position_reason,
 )
 
 GATE = {"method": "mahalanobis", "threshold": 30.0, "min_std": 0.02, "max_colorfulness": 0.08}
@@ -275,3 +276,17 @@ def test_verdict_with_a_spatial_check() -> None:
     with pytest.raises(ValueError, match="no spatial score"):
         gate_verdict(5.0, 0.2, gate)
     assert gate_verdict(5.0, 0.2, GATE, spatial_score=1e9).accepted  # an old card has no layout check
+
+
+def test_a_dicom_header_naming_a_non_frontal_view_is_refused_first() -> None:
+    lateral = gate_verdict(5.0, 0.2, GATE, view_position="LL")
+    assert not lateral.accepted
+    expected = "not a frontal chest radiograph: the DICOM header says view position LL (lateral)"
+    assert lateral.reason == expected
+    assert "decubitus" in gate_verdict(5.0, 0.2, GATE, view_position=" rld ").reason
+    assert "oblique" in gate_verdict(5.0, 0.2, GATE, view_position="RAO").reason
+    # Before the uniform check: the header is the surest evidence.
+    assert "view position" in gate_verdict(5.0, 0.001, GATE, view_position="RL").reason
+    for frontal in ("PA", "AP", "ap", "", None):
+        assert gate_verdict(5.0, 0.2, GATE, view_position=frontal).accepted
+        assert view_position_reason(frontal) is None

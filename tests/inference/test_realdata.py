@@ -35,6 +35,26 @@ def test_real_jpeg_and_dicom_through_the_classifier(classifier: Classifier, data
         assert np.isfinite(explanation.heatmap).all()
 
 
+def test_a_real_dicom_marked_lateral_is_refused(
+    classifier: Classifier, data_dir: Path, tmp_path: Path
+) -> None:
+    import pydicom
+
+    source = sorted((data_dir / "dicom").glob("siim-acr_1.*.dcm"))[0]
+    ds = pydicom.dcmread(source)
+    assert ds.ViewPosition == "PA"
+    ds.ViewPosition = "LL"
+    lateral_path = tmp_path / "lateral.dcm"
+    ds.save_as(lateral_path)
+    frontal, lateral = load_radiograph(source), load_radiograph(lateral_path)
+    assert classifier.predict(frontal).accepted
+    single = classifier.predict(lateral)
+    assert not single.accepted and "view position LL (lateral)" in single.gate.reason
+    # The batched path (screening) decides the same way.
+    batched = classifier.predict_batch([frontal, lateral])
+    assert [p.accepted for p in batched] == [True, False]
+
+
 @pytest.fixture(scope="module")
 def real_classifier() -> Classifier:
     if not (default_model_dir() / CARD_FILE).is_file():
