@@ -207,8 +207,10 @@ def evaluate(model: torch.nn.Module, loader, device: str = "cpu") -> tuple[np.nd
     logits, labels = [], []
     for x, y in loader:
         logits.append(model(x.to(device)).float().cpu())
-        labels.append(torch.as_tensor(y))
+        labels.append(torch.as_tensor(y).cpu())  # device batches yield targets on the device
     out = torch.cat(logits) if logits else torch.zeros(0, 4)
     ys = torch.cat(labels) if labels else torch.zeros(0, dtype=torch.long)
-    loss = float(torch.nn.functional.cross_entropy(out, ys)) if len(ys) else float("nan")
+    from training.targets import SetValuedCrossEntropy
+
+    loss = float(SetValuedCrossEntropy()(out, ys)) if len(ys) else float("nan")
     return out.numpy(), ys.numpy(), loss

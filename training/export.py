@@ -58,15 +58,21 @@ def gate_limitation(gate_entry: dict[str, Any]) -> str:
     """The card's limitation line about the input gate, with the measured OOD refusal per kind."""
     by_kind = gate_entry.get("ood_refusal_by_kind") or {}
     measured = ", ".join(f"{k} {v:.0%}" for k, v in sorted(by_kind.items()) if v is not None)
-    what = ("Mahalanobis distances on pooled backbone features and on a 2×2 layout descriptor"
-            if gate_entry.get("spatial") else "Mahalanobis distance on pooled backbone features")
-    return (f"The input gate ({what}) was fitted without any out-of-distribution images; on the 90-image "
-            f"OOD set it refused {measured or 'n/a'} (see gate.ood_refusal_by_kind). It does not detect "
-            "every unusual frontal film, and a refusal or an acceptance is not a quality check of the film.")
+    what = (
+        "Mahalanobis distances on pooled backbone features and on a 2×2 layout descriptor"
+        if gate_entry.get("spatial")
+        else "Mahalanobis distance on pooled backbone features"
+    )
+    return (
+        f"The input gate ({what}) was fitted without any out-of-distribution images; on the 90-image "
+        f"OOD set it refused {measured or 'n/a'} (see gate.ood_refusal_by_kind). It does not detect "
+        "every unusual frontal film, and a refusal or an acceptance is not a quality check of the film."
+    )
 
 
-def gate_card_entry(gate_params: dict[str, Any], gate_metrics: dict[str, Any],
-                    args: argparse.Namespace) -> dict[str, Any]:
+def gate_card_entry(
+    gate_params: dict[str, Any], gate_metrics: dict[str, Any], args: argparse.Namespace
+) -> dict[str, Any]:
     """card["gate"]: the app's thresholds and checks (radiview.inference.gate) plus their measured figures."""
     fit = gate_params["gate"]
     thresholds = gate_params["thresholds"]
@@ -84,24 +90,28 @@ def gate_card_entry(gate_params: dict[str, Any], gate_metrics: dict[str, Any],
         rows, cols = fit.spatial_grid
         channels = int(fit.spatial_projection.shape[1])
         entry["per_check_acceptance"] = round(float(gate_params["per_check_acceptance"][0]), 4)
-        entry["fitted_on"] = ("train split (clean pass); thresholds from val: each check accepts the same "
-                              "share of val films, chosen so that acceptance_rate of val films pass both")
+        entry["fitted_on"] = (
+            "train split (clean pass); thresholds from val: each check accepts the same "
+            "share of val films, chosen so that acceptance_rate of val films pass both"
+        )
         entry["spatial"] = {
             "method": "mahalanobis",
             "grid": [rows, cols],
             "channels": channels,
             "threshold": float(thresholds[1]),
             "features": f"features.12 map average-pooled to {rows}×{cols} cells; each cell's 576 channels "
-                        f"projected on the top {channels} principal axes of the train cells "
-                        "(gate.spatial_projection); cells concatenated row-major "
-                        f"({rows * cols * channels}-d); min over classes, shared Ledoit-Wolf covariance",
+            f"projected on the top {channels} principal axes of the train cells "
+            "(gate.spatial_projection); cells concatenated row-major "
+            f"({rows * cols * channels}-d); min over classes, shared Ledoit-Wolf covariance",
         }
-    entry.update({
-        "ood_refusal_rate": ood.get("refusal_rate"),
-        "ood_refusal_by_kind": {k: v["refusal_rate"] for k, v in ood.get("by_kind", {}).items()},
-        "test_acceptance": gate_metrics["test_acceptance"],
-        "test_acceptance_by_source": gate_metrics["test_acceptance_by_source"],
-    })
+    entry.update(
+        {
+            "ood_refusal_rate": ood.get("refusal_rate"),
+            "ood_refusal_by_kind": {k: v["refusal_rate"] for k, v in ood.get("by_kind", {}).items()},
+            "test_acceptance": gate_metrics["test_acceptance"],
+            "test_acceptance_by_source": gate_metrics["test_acceptance_by_source"],
+        }
+    )
     return entry
 
 
@@ -134,12 +144,15 @@ def _short(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def bundle_state(net: RadiviewNet, gate_tensors: dict[str, np.ndarray], half: bool = True
-                 ) -> dict[str, torch.Tensor]:
+def bundle_state(
+    net: RadiviewNet, gate_tensors: dict[str, np.ndarray], half: bool = True
+) -> dict[str, torch.Tensor]:
     """Network weights (float16 when ``half``: ~5 MB) plus the gate's tensors (``GateFit.tensors()``),
     always float32: the precision matrices' entries span too many decades for float16 (overflow to inf)."""
-    state = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
-             for k, v in net.state_dict().items()}
+    state = {
+        k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
+        for k, v in net.state_dict().items()
+    }
     for name, value in gate_tensors.items():
         state[GATE_PREFIX + name] = torch.as_tensor(np.asarray(value), dtype=torch.float32)
     return state
@@ -190,6 +203,8 @@ def export_bundle(
             "backbone_weights": Path(args.backbone_weights).name if args.backbone_weights else "none",
             "backbone_weights_attribution": "MobileNetV3 ImageNet checkpoint © Google, Apache-2.0",
             "storage": "float16" if half else "float32",
+            "init_from": Path(args.init_from).name if getattr(args, "init_from", "") else None,
+            "trained_by": getattr(args, "trained_by", "") or None,
         },
         "intended_use": INTENDED_USE,
         "limitations": [*LIMITATIONS, gate_limitation(gate_entry)],
@@ -198,8 +213,9 @@ def export_bundle(
     state = bundle_state(net, gate["gate"].tensors(), half=half)
     card = write_bundle(out_dir, fields, state, half=False)  # halving done above, gate excepted
     if splits is not None and len(splits["test"].images):
-        check = verify_bundle(out_dir, net, gate["gate"], card.temperature, splits["test"].images[:16],
-                              config)
+        check = verify_bundle(
+            out_dir, net, gate["gate"], card.temperature, splits["test"].images[:16], config
+        )
         logger.info("bundle reload check: %s", check)
     return card
 
@@ -223,11 +239,18 @@ def verify_bundle(
 
     clf = Classifier.from_bundle(out_dir, device="cpu")
     batch = torch.stack([to_input_tensor(img.astype(np.float32) / 255.0, config) for img in images_u8])
+    # the trained network may live on a GPU; the reference is computed where it lives, then compared on
+    # the CPU (a CPU batch fed to a CUDA network crashed the first CUDA export)
+    net_device = next(net.parameters()).device
     net.eval()
     with torch.no_grad():
-        fmap = net.features(batch)
+        fmap = net.features(batch.to(net_device)).float().cpu()
         feats = torch.flatten(net.pool(fmap), 1)
-        ref_logits = net.head(feats)
+        ref_logits = (
+            net.head.to("cpu")(feats)
+            if net_device.type == "cpu"
+            else net.head(feats.to(net_device)).float().cpu()
+        )
         new_logits = clf.network(batch)
         new_fmap = clf.network.features(batch)
     ref_probs = torch.softmax(ref_logits.double() / temperature, dim=1).numpy()

@@ -136,7 +136,9 @@ def build_spatial_gate(
     dim = rows * cols * channels
     expected = {
         "spatial_projection": (SMALL_FEATURE_DIM, channels),
-        "spatial_class_means": (len(card.labels), dim),
+        # one row per gate cluster: the training targets (e.g. 5 with the set-valued ``pneumonia``), not
+        # necessarily the card's labels
+        "spatial_class_means": (max(1, int(tensors["spatial_class_means"].shape[0])), dim),
         "spatial_precision": (dim, dim),
     }
     for name, shape in expected.items():

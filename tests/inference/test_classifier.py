@@ -267,7 +267,10 @@ def test_cuda_out_of_memory_falls_back_to_the_cpu(
     assert clf.device.type == "cpu"
     assert next(clf.network.parameters()).device.type == "cpu"
     assert "moving the model to the CPU" in caplog.text
-    np.testing.assert_allclose(fallback.probabilities, on_gpu.probabilities, atol=1e-4)
+    # TF32 matmuls and cuDNN's convolution algorithms make GPU and CPU differ by ~1e-3 on a real GPU
+    # (7e-4 measured on an H200); the fallback must give the same reading, not the same rounding
+    np.testing.assert_allclose(fallback.probabilities, on_gpu.probabilities, atol=5e-3)
+    assert int(np.argmax(fallback.probabilities)) == int(np.argmax(on_gpu.probabilities))
     assert explanation is not None and explanation.heatmap.shape == radiograph.shape
 
 
