@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from radiview.inference.prediction import GateVerdict
-from radiview.io.image import colorfulness  # io scores colour inputs; one formula for both
+from radiview.io.color import colorfulness  # io scores colour inputs; one formula for both
 
 __all__ = [
     "NON_FRONTAL_VIEW_POSITIONS",

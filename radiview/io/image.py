@@ -11,7 +11,6 @@ import logging
 import os
 import struct
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -23,49 +22,25 @@ from radiview.errors import (
     UnsupportedFormatError,
     UnsupportedImageError,
 )
+from radiview.io.color import COLOR_TOLERANCE, LUMA_WEIGHTS, apply_luminance, colorfulness
 from radiview.io.formats import check_pixel_count, describe_exception, read_head, sniff_format
+from radiview.io.jpeg_markers import JpegHeaderError, read_jpeg_frame_header
 from radiview.io.radiograph import Radiograph
 from radiview.io.windowing import window_from_percentiles
 
 logger = logging.getLogger("radiview.io")
 
-#: Colourfulness (Hasler & Süsstrunk, on a [0, 1] scale) above which a colour file counts as a
-#: colour image. A gray film stored as RGB scores 0; JPEG chroma noise on one stays < 0.01.
-COLOR_TOLERANCE = 0.02
-
-#: ITU-R BT.601 luma weights, the ones Pillow's "L" conversion uses.
-LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+__all__ = [
+    "COLOR_TOLERANCE",
+    "LUMA_WEIGHTS",
+    "apply_luminance",
+    "colorfulness",
+    "read_image",
+    "read_image_size",
+]
 
 _COLOR_MODES = frozenset({"RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr", "LAB", "HSV", "P", "PA"})
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
-
-
-def colorfulness(rgb: np.ndarray) -> float:
-    """Hasler & Süsstrunk (2003) colourfulness of an (H, W, 3) image on a [0, 1] scale.
-
-    0 for gray content; photographs typically score 0.15-0.5. Integer input is scaled by its
-    dtype's maximum. Computed on a strided ~512×512 sample: it is a global statistic.
-    """
-    arr = np.asarray(rgb)
-    if arr.ndim != 3 or arr.shape[2] < 3:
-        raise ValueError(f"expected an (H, W, 3) image, got shape {arr.shape}")
-    step = max(1, int(np.sqrt(arr.shape[0] * arr.shape[1] / 262_144)))
-    sample = arr[::step, ::step, :3].astype(np.float32)
-    if np.issubdtype(arr.dtype, np.integer):
-        sample /= np.float32(np.iinfo(arr.dtype).max)
-    r, g, b = sample[..., 0], sample[..., 1], sample[..., 2]
-    rg = r - g
-    yb = 0.5 * (r + g) - b
-    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
-
-
-def apply_luminance(rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 3) → (H, W) float32 BT.601 luminance, in the input's own units."""
-    arr = np.asarray(rgb)[..., :3]
-    out = arr[..., 0].astype(np.float32) * LUMA_WEIGHTS[0]
-    out += arr[..., 1].astype(np.float32) * LUMA_WEIGHTS[1]
-    out += arr[..., 2].astype(np.float32) * LUMA_WEIGHTS[2]
-    return out
 
 
 def read_image_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
@@ -85,41 +60,10 @@ def read_image_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
                 width, height = struct.unpack("<ii", head[18:26])
                 return abs(width), abs(height)
             if kind == "jpeg":
-                return _jpeg_size(fh)
-    except (OSError, struct.error):
+                frame = read_jpeg_frame_header(fh, until_scan=False)
+                return frame.width, frame.height
+    except (OSError, struct.error, JpegHeaderError):
         return None
-    return None
-
-
-def _jpeg_size(fh: BinaryIO) -> tuple[int, int] | None:
-    """Walk JPEG marker segments to the first SOFn and return (width, height)."""
-    fh.seek(2)
-    for _ in range(1000):  # bounded: a hostile file cannot make this loop forever
-        if fh.read(1) != b"\xff":
-            return None
-        marker = fh.read(1)
-        while marker == b"\xff":  # fill bytes
-            marker = fh.read(1)
-        if not marker:
-            return None
-        code = marker[0]
-        if code == 0x01 or 0xD0 <= code <= 0xD8:
-            continue  # stand-alone markers
-        if code in (0xD9, 0xDA):
-            return None  # end of image / start of scan before any frame header
-        length_bytes = fh.read(2)
-        if len(length_bytes) < 2:
-            return None
-        (length,) = struct.unpack(">H", length_bytes)
-        if 0xC0 <= code <= 0xCF and code not in (0xC4, 0xC8, 0xCC):
-            frame = fh.read(5)
-            if len(frame) < 5:
-                return None
-            height, width = struct.unpack(">HH", frame[1:5])
-            return width, height
-        if length < 2:
-            return None
-        fh.seek(length - 2, os.SEEK_CUR)
     return None
 
 
@@ -161,6 +105,7 @@ def read_image(path: str | os.PathLike[str]) -> Radiograph:
 
     warnings: list[str] = []
     was_color = False
+    score: float | None = None
     metadata = {
         "format": fmt,
         "mode": mode,
@@ -173,7 +118,6 @@ def read_image(path: str | os.PathLike[str]) -> Radiograph:
     if rgb is not None:
         photometric = "RGB"
         score = colorfulness(rgb)
-        metadata["colorfulness"] = f"{score:.4f}"
         if score > COLOR_TOLERANCE:
             was_color = True
             warnings.append(f"colour image ({mode}) converted to grayscale (luminance)")
@@ -192,6 +136,7 @@ def read_image(path: str | os.PathLike[str]) -> Radiograph:
         default_window=window_from_percentiles(pixels),
         photometric=photometric,
         was_color=was_color,
+        colorfulness=score,
         metadata=metadata,
         warnings=tuple(warnings),
     )
