@@ -1,5 +1,7 @@
 """The model bundle: a state_dict file + ``model_card.json``, checked before anything loads.
 
+The card's schema and its validation live in ``radiview.inference.card`` (re-exported here).
+
 Layout of a bundle directory::
 
     model_card.json   the ModelCard below, JSON
@@ -17,89 +19,46 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+import torchvision
 
 from radiview.atomic import atomic_write
 from radiview.errors import BundleIntegrityError, ModelBundleError
+from radiview.inference.card import (
+    FORMAT_VERSION,
+    WEIGHTS_FILE,
+    Architecture,
+    ChangelogEntry,
+    GateSpec,
+    Metrics,
+    ModelCard,
+    Preprocessing,
+    SpatialGateSpec,
+)
 
-FORMAT_VERSION = 1
 CARD_FILE = "model_card.json"
-WEIGHTS_FILE = "model.pt"
 GATE_PREFIX = "gate."
 
-
-@dataclass(frozen=True)
-class ModelCard:
-    """Everything the app needs to run and describe the model (see ARCHITECTURE.md)."""
-
-    format_version: int
-    name: str
-    version: str
-    architecture: dict[str, Any]  # {"backbone", "num_classes", "hidden", "dropout"}
-    labels: tuple[str, ...]
-    preprocessing: dict[str, Any]  # PreprocessConfig.to_dict()
-    temperature: float  # softmax temperature fitted on val (1.0 = uncalibrated)
-    thresholds: dict[str, float]  # per-label operating points, for display/flags
-    gate: dict[str, Any]  # {"method", "threshold", "min_std", "max_colorfulness", ...}
-    gradcam_target_layer: str  # module path inside RadiviewNet, e.g. "features.12"
-    weights_file: str
-    weights_sha256: str
-    metrics: dict[str, Any] = field(default_factory=dict)
-    training_data: dict[str, Any] = field(default_factory=dict)
-    recipe: dict[str, Any] = field(default_factory=dict)  # {"command", "commit", ...}
-    intended_use: str = ""
-    limitations: tuple[str, ...] = ()
-    created: str = ""
-
-    @property
-    def display_name(self) -> str:
-        return f"{self.name}@{self.version}"
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str | None = None) -> ModelCard:
-        try:
-            version = int(data["format_version"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelBundleError("model card has no valid format_version", source) from exc
-        if version != FORMAT_VERSION:
-            raise ModelBundleError(
-                f"model card format_version {version} is not supported (expected "
-                f"{FORMAT_VERSION}); update RadiView or re-export the model",
-                source,
-            )
-        try:
-            return cls(
-                format_version=version,
-                name=str(data["name"]),
-                version=str(data["version"]),
-                architecture=dict(data["architecture"]),
-                labels=tuple(str(v) for v in data["labels"]),
-                preprocessing=dict(data["preprocessing"]),
-                temperature=float(data["temperature"]),
-                thresholds={str(k): float(v) for k, v in dict(data.get("thresholds", {})).items()},
-                gate=dict(data["gate"]),
-                gradcam_target_layer=str(data["gradcam_target_layer"]),
-                weights_file=str(data.get("weights_file", WEIGHTS_FILE)),
-                weights_sha256=str(data["weights_sha256"]).lower(),
-                metrics=dict(data.get("metrics", {})),
-                training_data=dict(data.get("training_data", {})),
-                recipe=dict(data.get("recipe", {})),
-                intended_use=str(data.get("intended_use", "")),
-                limitations=tuple(str(v) for v in data.get("limitations", ())),
-                created=str(data.get("created", "")),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelBundleError(f"model card is missing or has a bad field: {exc}", source) from exc
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["labels"] = list(self.labels)
-        data["limitations"] = list(self.limitations)
-        return data
+__all__ = [
+    "CARD_FILE",
+    "FORMAT_VERSION",
+    "GATE_PREFIX",
+    "WEIGHTS_FILE",
+    "Architecture",
+    "ChangelogEntry",
+    "GateSpec",
+    "Metrics",
+    "ModelCard",
+    "Preprocessing",
+    "SpatialGateSpec",
+    "load_bundle",
+    "read_model_card",
+    "sha256_file",
+    "write_bundle",
+]
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -168,11 +127,12 @@ def write_bundle(
     state_dict: Mapping[str, torch.Tensor],
     half: bool = True,
 ) -> ModelCard:
-    """Write weights then card atomically; fills in format_version, weights_file and SHA-256.
+    """Write weights then card atomically; fills in format_version, weights_file and SHA-256,
+    and the torch/torchvision versions unless ``card_fields`` names them.
 
-    ``card_fields`` holds every other ModelCard field. ``half`` stores the network's floating
-    tensors as float16 (never the ``gate.`` ones). Existing files are replaced, never
-    left half-written (write to a temp file, fsync, rename).
+    ``card_fields`` holds every other ModelCard field (sections as dicts or typed). ``half``
+    stores the network's floating tensors as float16 (never the ``gate.`` ones). Existing
+    files are replaced, never left half-written (write to a temp file, fsync, rename).
     """
     out = Path(bundle_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -189,7 +149,10 @@ def write_bundle(
     weights_path = out / WEIGHTS_FILE
     with atomic_write(weights_path) as fh:
         torch.save(tensors, fh)
-    fields = dict(card_fields)
+    fields = {k: (v.to_dict() if isinstance(v, Mapping) and hasattr(v, "to_dict") else v)
+              for k, v in card_fields.items()}
+    fields["torch_version"] = fields.get("torch_version") or torch.__version__
+    fields["torchvision_version"] = fields.get("torchvision_version") or torchvision.__version__
     fields.update(
         format_version=FORMAT_VERSION,
         weights_file=WEIGHTS_FILE,
