@@ -1,9 +1,10 @@
-"""The model card's schema: typed sections, validated here and nowhere else.
+"""The model card's typed sections: ``Architecture``, ``Preprocessing``, ``GateSpec``,
+``Metrics`` and ``ChangelogEntry``, each parsing and checking its own JSON.
 
-``ModelCard.from_dict`` is the one place a card is checked: every section parses itself
-(``Architecture``, ``Preprocessing``, ``GateSpec``, ``Metrics``, ``ChangelogEntry``) and any
-problem becomes one ModelBundleError naming the card file. Code after that reads typed
-attributes (``card.gate.threshold``, ``card.architecture.num_classes``).
+``radiview.inference.bundle.ModelCard.from_dict`` is the one place a card is checked: it
+runs these parsers and turns any problem into one ModelBundleError naming the card file.
+Code after that reads typed attributes (``card.gate.threshold``,
+``card.architecture.num_classes``).
 
 Each section also reads as a read-only mapping of its JSON form (``card.gate["spatial"]``),
 so code written against the dict cards keeps working; ``to_dict`` gives the JSON.
@@ -22,10 +23,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from radiview.errors import ModelBundleError
-
-FORMAT_VERSION = 1
-WEIGHTS_FILE = "model.pt"
 GATE_METHODS = ("mahalanobis",)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -86,8 +83,12 @@ class Architecture(CardSection):
         return arch
 
     def to_dict(self) -> dict[str, Any]:
-        return {"backbone": self.backbone, "num_classes": self.num_classes, "hidden": self.hidden,
-                "dropout": self.dropout}
+        return {
+            "backbone": self.backbone,
+            "num_classes": self.num_classes,
+            "hidden": self.hidden,
+            "dropout": self.dropout,
+        }
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,14 @@ class Preprocessing(CardSection):
         return cfg
 
     def to_dict(self) -> dict[str, Any]:
-        return {"input_size": list(self.input_size), "resize": self.resize, "intensity": self.intensity,
-                "channels": self.channels, "mean": list(self.mean), "std": list(self.std)}
+        return {
+            "input_size": list(self.input_size),
+            "resize": self.resize,
+            "intensity": self.intensity,
+            "channels": self.channels,
+            "mean": list(self.mean),
+            "std": list(self.std),
+        }
 
 
 @dataclass(frozen=True)
@@ -155,8 +162,13 @@ class SpatialGateSpec(CardSection):
         return spec
 
     def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "grid": list(self.grid), "channels": self.channels,
-                "threshold": self.threshold, **copy.deepcopy(dict(self.notes))}
+        return {
+            "method": self.method,
+            "grid": list(self.grid),
+            "channels": self.channels,
+            "threshold": self.threshold,
+            **copy.deepcopy(dict(self.notes)),
+        }
 
 
 @dataclass(frozen=True)
@@ -268,125 +280,3 @@ class ChangelogEntry(CardSection):
         if self.date:
             out["date"] = self.date
         return {**out, "changes": list(self.changes)}
-
-
-@dataclass(frozen=True)
-class ModelCard:
-    """Everything the app needs to run and describe the model (see ARCHITECTURE.md)."""
-
-    format_version: int
-    name: str
-    version: str
-    architecture: Architecture
-    labels: tuple[str, ...]
-    preprocessing: Preprocessing
-    temperature: float  # softmax temperature fitted on val (1.0 = uncalibrated)
-    thresholds: Mapping[str, float]  # per-label operating points, for display/flags
-    gate: GateSpec
-    gradcam_target_layer: str  # module path inside RadiviewNet, e.g. "features.12"
-    weights_file: str
-    weights_sha256: str
-    metrics: Metrics = field(default_factory=Metrics)
-    training_data: Mapping[str, Any] = field(default_factory=dict)
-    recipe: Mapping[str, Any] = field(default_factory=dict)  # {"command", "commit", ...}
-    intended_use: str = ""
-    limitations: tuple[str, ...] = ()
-    created: str = ""
-    changelog: tuple[ChangelogEntry, ...] = ()
-    torch_version: str = ""  # the versions the bundle was exported with ("" on cards <= 1.2.0)
-    torchvision_version: str = ""
-
-    @property
-    def display_name(self) -> str:
-        return f"{self.name}@{self.version}"
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str | None = None) -> ModelCard:
-        """Parse and check a whole card; ModelBundleError (naming ``source``) on any problem."""
-        try:
-            version = int(data["format_version"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelBundleError("model card has no valid format_version", source) from exc
-        if version != FORMAT_VERSION:
-            raise ModelBundleError(
-                f"model card format_version {version} is not supported (expected "
-                f"{FORMAT_VERSION}); update RadiView or re-export the model",
-                source,
-            )
-        architecture = _section(Architecture, data, "architecture", source)
-        card = cls(
-            format_version=version,
-            architecture=architecture,
-            preprocessing=_section(Preprocessing, data, "preprocessing", source),
-            gate=_section(GateSpec, data, "gate", source),
-            metrics=_section(Metrics, {"metrics": data.get("metrics") or {}}, "metrics", source),
-            **_plain_fields(data, source),
-        )
-        if len(card.labels) != architecture.num_classes:
-            raise ModelBundleError(
-                f"model card lists {len(card.labels)} labels for a {architecture.num_classes}-class network",
-                source,
-            )
-        return card
-
-    def to_dict(self) -> dict[str, Any]:
-        """The card's JSON form (plain dicts and lists, sections in the file's order)."""
-        out: dict[str, Any] = {}
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if isinstance(value, CardSection):
-                value = value.to_dict()
-            elif isinstance(value, tuple):
-                value = [v.to_dict() if isinstance(v, CardSection) else v for v in value]
-            elif isinstance(value, Mapping):
-                value = copy.deepcopy(dict(value))
-            out[item.name] = value
-        return out
-
-
-def _section(kind: Any, data: Mapping[str, Any], key: str, source: str | None) -> Any:
-    if key not in data:
-        raise ModelBundleError(f"model card is missing or has a bad field: {key!r}", source)
-    value = data[key]
-    if not isinstance(value, Mapping):
-        raise ModelBundleError(f"model card {key} must be a JSON object", source)
-    try:
-        return kind.from_dict(value)
-    except (KeyError, TypeError, ValueError) as exc:
-        reason = str(exc).strip("'\"") if isinstance(exc, KeyError) else str(exc)
-        if key == "gate":  # its messages already say "gate"
-            message = reason if "gate" in reason else f"model card gate: {reason}"
-            raise ModelBundleError(message, source) from exc
-        raise ModelBundleError(f"model card {key} is not supported: {reason}", source) from exc
-
-
-def _plain_fields(data: Mapping[str, Any], source: str | None) -> dict[str, Any]:
-    """The card's scalar and free-form fields, checked."""
-    try:
-        labels = tuple(str(v) for v in data["labels"])
-        temperature = float(data["temperature"])
-        out: dict[str, Any] = {
-            "name": str(data["name"]),
-            "version": str(data["version"]),
-            "labels": labels,
-            "temperature": temperature,
-            "thresholds": {str(k): float(v) for k, v in dict(data.get("thresholds", {})).items()},
-            "gradcam_target_layer": str(data["gradcam_target_layer"]),
-            "weights_file": str(data.get("weights_file", WEIGHTS_FILE)),
-            "weights_sha256": str(data["weights_sha256"]).lower(),
-            "training_data": copy.deepcopy(dict(data.get("training_data", {}))),
-            "recipe": copy.deepcopy(dict(data.get("recipe", {}))),
-            "intended_use": str(data.get("intended_use", "")),
-            "limitations": tuple(str(v) for v in data.get("limitations", ())),
-            "created": str(data.get("created", "")),
-            "changelog": tuple(ChangelogEntry.from_dict(e) for e in data.get("changelog", ())),
-            "torch_version": str(data.get("torch_version", "")),
-            "torchvision_version": str(data.get("torchvision_version", "")),
-        }
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ModelBundleError(f"model card is missing or has a bad field: {exc}", source) from exc
-    if not labels or len(set(labels)) != len(labels):
-        raise ModelBundleError(f"model card labels must be distinct and not empty: {list(labels)}", source)
-    if not (temperature > 0 and math.isfinite(temperature)):
-        raise ModelBundleError(f"model card temperature {temperature} must be > 0", source)
-    return out

@@ -203,6 +203,31 @@ def _number_of_frames(ds: Dataset) -> int:
         return 1
 
 
+def _to_gray(
+    arr: np.ndarray, ds: Dataset, geo: _Geometry, metadata: dict[str, str], warnings: list[str], path: Path
+) -> tuple[np.ndarray, Window | None, float | None, int]:
+    """Decoded samples → (float32 gray pixels, window or None, colourfulness or None, bits)."""
+    if geo.photometric == "PALETTE COLOR" and geo.samples == 1:
+        try:
+            arr = apply_color_lut(arr, ds)
+        except Exception as exc:
+            raise CorruptFileError(
+                f"invalid palette colour lookup table ({describe_exception(exc)})", path
+            ) from None
+    if arr.ndim == 3 and arr.shape[2] == 3:  # pydicom already converted YBR and palettes to RGB
+        score = colorfulness(arr)
+        if score > COLOR_TOLERANCE:
+            warnings.append(f"colour image ({geo.photometric}) converted to grayscale (luminance)")
+        bits = 16 if arr.dtype.itemsize > 1 else geo.bits_stored
+        return apply_luminance(arr), None, score, bits
+    if arr.ndim != 2:
+        raise UnsupportedImageError(f"pixel data of shape {arr.shape} is not a 2-D image", path)
+    if geo.photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        warnings.append(f"photometric interpretation {geo.photometric or 'missing'}: read as MONOCHROME2")
+    pixels, window = apply_gray_pipeline(arr, ds, geo.bits_stored, geo.photometric, metadata, warnings)
+    return pixels, window, None, geo.bits_stored
+
+
 def _build_radiograph(ds: Dataset, path: Path) -> Radiograph:
     keyword = _pixel_keyword(ds, path)
     geo = _geometry(ds, path)
@@ -216,28 +241,7 @@ def _build_radiograph(ds: Dataset, path: Path) -> Radiograph:
     metadata = display_metadata(ds, geo.tsyntax, geo.rows, geo.columns, geo.frames)
     metadata["decoder"] = "gdcm" if decoder == GDCM_DIRECT else decoder or "pydicom"
 
-    window: Window | None = None
-    score: float | None = None
-    bits_stored = geo.bits_stored
-    if geo.photometric == "PALETTE COLOR" and geo.samples == 1:
-        try:
-            arr = apply_color_lut(arr, ds)
-        except Exception as exc:
-            raise CorruptFileError(
-                f"invalid palette colour lookup table ({describe_exception(exc)})", path
-            ) from None
-    if arr.ndim == 3 and arr.shape[2] == 3:  # pydicom already converted YBR and palettes to RGB
-        bits_stored = 16 if arr.dtype.itemsize > 1 else bits_stored
-        score = colorfulness(arr)
-        if score > COLOR_TOLERANCE:
-            warnings.append(f"colour image ({geo.photometric}) converted to grayscale (luminance)")
-        pixels = apply_luminance(arr)
-    elif arr.ndim == 2:
-        if geo.photometric not in ("MONOCHROME1", "MONOCHROME2"):
-            warnings.append(f"photometric interpretation {geo.photometric or 'missing'}: read as MONOCHROME2")
-        pixels, window = apply_gray_pipeline(arr, ds, bits_stored, geo.photometric, metadata, warnings)
-    else:
-        raise UnsupportedImageError(f"pixel data of shape {arr.shape} is not a 2-D image", path)
+    pixels, window, score, bits_stored = _to_gray(arr, ds, geo, metadata, warnings, path)
     if pixels.shape != (geo.rows, geo.columns):
         raise UnsupportedImageError(f"decoded shape {pixels.shape} does not match Rows × Columns", path)
     if not np.isfinite(pixels).all():
@@ -248,7 +252,12 @@ def _build_radiograph(ds: Dataset, path: Path) -> Radiograph:
         logger.warning("%s: %s", path.name, text)
     logger.debug(
         "%s: DICOM %s %s %dx%d, %d bit",
-        path.name, geo.tsyntax.name, geo.photometric, geo.columns, geo.rows, bits_stored,
+        path.name,
+        geo.tsyntax.name,
+        geo.photometric,
+        geo.columns,
+        geo.rows,
+        bits_stored,
     )
     view = str(ds.get("ViewPosition", "") or "").strip() or None
     return Radiograph(

@@ -39,6 +39,9 @@ __all__ = [
     "read_image_size",
 ]
 
+#: (float32 gray pixels, bits, the RGB array when the file was a colour mode)
+_GrayPixels = tuple[np.ndarray, int, np.ndarray | None]
+
 _COLOR_MODES = frozenset({"RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr", "LAB", "HSV", "P", "PA"})
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 
@@ -81,31 +84,8 @@ def read_image(path: str | os.PathLike[str]) -> Radiograph:
     size = read_image_size(p)
     if size is not None:
         check_pixel_count(size[1], size[0], p)
-    try:
-        with Image.open(p) as im:
-            check_pixel_count(im.height, im.width, p)
-            fmt = str(im.format or kind.upper())
-            mode = im.mode
-            pages = int(getattr(im, "n_frames", 1) or 1)
-            transposed = ImageOps.exif_transpose(im)
-            transposed.load()
-            pixels, bits, rgb = _gray_pixels(transposed, p)
-    except RadiviewError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"image too large to decode safely ({exc})", p) from None
-    except UnidentifiedImageError:
-        raise CorruptFileError(f"damaged {kind.upper()} file: Pillow cannot identify it", p) from None
-    except MemoryError:
-        raise ImageTooLargeError("not enough memory to decode this image", p) from None
-    except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, … on damaged files
-        raise CorruptFileError(
-            f"damaged or truncated {kind.upper()} file ({describe_exception(exc)})", p
-        ) from None
-
+    fmt, mode, pages, transposed, (pixels, bits, rgb) = _open(p, kind)
     warnings: list[str] = []
-    was_color = False
-    score: float | None = None
     metadata = {
         "format": fmt,
         "mode": mode,
@@ -114,17 +94,11 @@ def read_image(path: str | os.PathLike[str]) -> Radiograph:
     }
     if pages > 1:
         warnings.append(f"multi-page {fmt} ({pages} pages): showing the first page only")
-    photometric = "MONOCHROME2"
-    if rgb is not None:
-        photometric = "RGB"
-        score = colorfulness(rgb)
-        if score > COLOR_TOLERANCE:
-            was_color = True
-            warnings.append(f"colour image ({mode}) converted to grayscale (luminance)")
-    if mode in ("LA", "La", "RGBA", "RGBa", "PA") and "A" in transposed.getbands():
-        alpha = np.asarray(transposed.getchannel("A"))
-        if alpha.min() < 255:
-            warnings.append("transparency (alpha channel) ignored")
+    score = None if rgb is None else colorfulness(rgb)
+    if score is not None and score > COLOR_TOLERANCE:
+        warnings.append(f"colour image ({mode}) converted to grayscale (luminance)")
+    if _has_transparency(transposed):
+        warnings.append("transparency (alpha channel) ignored")
     for text in warnings:
         logger.warning("%s: %s", p.name, text)
     logger.debug("%s: %s %s %dx%d, %d bit", p.name, fmt, mode, pixels.shape[1], pixels.shape[0], bits)
@@ -134,15 +108,45 @@ def read_image(path: str | os.PathLike[str]) -> Radiograph:
         kind="image",
         bits_stored=bits,
         default_window=window_from_percentiles(pixels),
-        photometric=photometric,
-        was_color=was_color,
+        photometric="MONOCHROME2" if rgb is None else "RGB",
+        was_color=score is not None and score > COLOR_TOLERANCE,
         colorfulness=score,
         metadata=metadata,
         warnings=tuple(warnings),
     )
 
 
-def _gray_pixels(im: Image.Image, path: Path) -> tuple[np.ndarray, int, np.ndarray | None]:
+def _open(path: Path, kind: str) -> tuple[str, str, int, Image.Image, _GrayPixels]:
+    """(format, mode, pages, upright image, its gray pixels); RadiviewErrors for damaged files."""
+    try:
+        with Image.open(path) as im:
+            check_pixel_count(im.height, im.width, path)
+            fmt = str(im.format or kind.upper())
+            pages = int(getattr(im, "n_frames", 1) or 1)
+            transposed = ImageOps.exif_transpose(im)
+            transposed.load()
+            return fmt, im.mode, pages, transposed, _gray_pixels(transposed, path)
+    except RadiviewError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"image too large to decode safely ({exc})", path) from None
+    except UnidentifiedImageError:
+        raise CorruptFileError(f"damaged {kind.upper()} file: Pillow cannot identify it", path) from None
+    except MemoryError:
+        raise ImageTooLargeError("not enough memory to decode this image", path) from None
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, … on damaged files
+        raise CorruptFileError(
+            f"damaged or truncated {kind.upper()} file ({describe_exception(exc)})", path
+        ) from None
+
+
+def _has_transparency(im: Image.Image) -> bool:
+    if im.mode not in ("LA", "La", "RGBA", "RGBa", "PA") or "A" not in im.getbands():
+        return False
+    return bool(np.asarray(im.getchannel("A")).min() < 255)
+
+
+def _gray_pixels(im: Image.Image, path: Path) -> _GrayPixels:
     """(float32 gray pixels, bits, RGB array when the file was a colour mode)."""
     mode = im.mode
     if mode in _SIXTEEN_BIT_MODES:

@@ -13,8 +13,8 @@ import torchvision
 
 from radiview.assets import default_model_dir
 from radiview.errors import ModelBundleError
-from radiview.inference.bundle import CARD_FILE, load_bundle, read_model_card, write_bundle
-from radiview.inference.card import Architecture, GateSpec, Metrics, ModelCard, Preprocessing
+from radiview.inference.bundle import CARD_FILE, ModelCard, load_bundle, read_model_card, write_bundle
+from radiview.inference.card import Architecture, GateSpec, Metrics, Preprocessing
 
 SHIPPED_CARD = default_model_dir() / CARD_FILE
 
@@ -105,8 +105,13 @@ def test_write_bundle_records_the_torch_versions(tiny_bundle: Path, tmp_path: Pa
 
 def test_gate_spec_defaults_accept_any_colour() -> None:
     spec = GateSpec.from_dict({"method": "mahalanobis", "threshold": 3})
-    assert spec.max_colorfulness == math.inf and spec.spatial is None and spec.to_dict() == {
-        "method": "mahalanobis",
-        "threshold": 3.0,
-        "min_std": 0.0,
-    }
+    assert (
+        spec.max_colorfulness == math.inf
+        and spec.spatial is None
+        and spec.to_dict()
+        == {
+            "method": "mahalanobis",
+            "threshold": 3.0,
+            "min_std": 0.0,
+        }
+    )
