@@ -192,11 +192,9 @@ def test_colour_photograph_is_refused(classifier: Classifier, make_radiograph) -
 
 
 def test_colour_png_through_io_is_refused(classifier: Classifier, tmp_path: Path) -> None:
-    io = pytest.importorskip("radiview.io")
-    load_radiograph = getattr(io, "load_radiograph", None)
-    if load_radiograph is None:
-        pytest.skip("radiview.io.load_radiograph is not written yet")
     from PIL import Image
+
+    from radiview.io import load_radiograph
 
     rng = np.random.default_rng(0)
     rgb = np.zeros((160, 200, 3), dtype=np.uint8)
