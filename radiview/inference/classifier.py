@@ -70,9 +70,14 @@ def build_bundle_network(
     precision = state.get(GATE_PREFIX + "precision")
     if means is None or precision is None:
         raise ModelBundleError("weights file lacks the gate tensors gate.class_means/gate.precision", source)
-    if means.ndim != 2 or means.shape[1] != SMALL_FEATURE_DIM or precision.shape != (
-        SMALL_FEATURE_DIM,
-        SMALL_FEATURE_DIM,
+    if (
+        means.ndim != 2
+        or means.shape[1] != SMALL_FEATURE_DIM
+        or precision.shape
+        != (
+            SMALL_FEATURE_DIM,
+            SMALL_FEATURE_DIM,
+        )
     ):
         raise ModelBundleError(
             f"gate tensors have shapes {tuple(means.shape)} and {tuple(precision.shape)}; expected "
@@ -311,9 +316,7 @@ class Classifier:
         except ValueError:
             raise ValueError(f"unknown label {label!r}; the model knows {', '.join(self.labels)}") from None
 
-    def _cam(
-        self, radiograph: Radiograph, label: str | None
-    ) -> tuple[Prediction, np.ndarray, int]:
+    def _cam(self, radiograph: Radiograph, label: str | None) -> tuple[Prediction, np.ndarray, int]:
         batch = self.preprocess(radiograph).unsqueeze(0)
         index = self._label_index(label)
 
