@@ -24,7 +24,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torchvision
@@ -139,7 +139,11 @@ class ModelCard:
         return out
 
 
-def _section(kind: Any, data: Mapping[str, Any], key: str, source: str | None) -> Any:
+_Section = TypeVar("_Section", Architecture, Preprocessing, GateSpec, Metrics)
+
+
+def _section(kind: type[_Section], data: Mapping[str, Any], key: str, source: str | None) -> _Section:
+    """``data[key]`` parsed as ``kind``; its problem as a ModelBundleError naming ``source``."""
     if key not in data:
         raise ModelBundleError(f"model card is missing or has a bad field: {key!r}", source)
     value = data[key]
@@ -152,7 +156,8 @@ def _section(kind: Any, data: Mapping[str, Any], key: str, source: str | None) -
         if key == "gate":  # its messages already say "gate"
             message = reason if "gate" in reason else f"model card gate: {reason}"
             raise ModelBundleError(message, source) from exc
-        raise ModelBundleError(f"model card {key} is not supported: {reason}", source) from exc
+        verdict = "is not supported" if key in ("architecture", "preprocessing") else "is invalid"
+        raise ModelBundleError(f"model card {key} {verdict}: {reason}", source) from exc
 
 
 def _plain_fields(data: Mapping[str, Any], source: str | None) -> dict[str, Any]:
