@@ -8,6 +8,7 @@ test films are compared with the in-memory model (float16 storage tolerance).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,45 +30,18 @@ logger = logging.getLogger("radiview.training")
 
 MODEL_NAME = "radiview-mobilenetv3-small"
 
-INTENDED_USE = (
-    "Research and education: a second reader that sorts frontal (PA/AP) chest radiographs into normal, "
-    "bacterial pneumonia, viral pneumonia or COVID-19 and shows Grad-CAM attention, for people studying "
-    "such models. " + RESEARCH_NOTICE + " Out of scope: lateral views, CT, children or adults outside the "
-    "training sources' populations, any clinical triage."
-)
-
-LIMITATIONS = (
-    "Age/source confound: every COVID-19 film is an adult film (ieee8023, actualmed, figure1, many of them "
-    "figures from publications), bacterial and viral pneumonia are almost all pediatric Kermany films, and "
-    "the adult normals come from one source (cxr_radiography, RSNA/NIH). The model can learn age, body size "
-    "or source instead of disease; see metrics.by_source, metrics.by_age_group and metrics.shortcut.",
-    "Adult pneumonia other than COVID-19 is nearly absent from training (45 ieee8023 films), so an adult "
-    "bacterial or viral pneumonia is likely to be called COVID-19 (6 of the 8 such test films were).",
-    "Adult films from sources never seen in training are at risk of being called COVID-19: a pre-COVID NIH "
-    "ChestX-ray14 film (shared/data/dicom) gets COVID-19 with probability 0.97. Treat a COVID-19 output on "
-    "an adult film from a new site as unverified.",
-    "Bacterial vs viral pneumonia labels come from Kermany file names only, and the two are often confused "
-    "(see the confusion matrix); the split between them is the weakest part of the model.",
-    "No external validation: all figures are on a patient-disjoint test split of the same sources.",
-    "Trained on 8-bit JPEG re-encodings (longest side ≤ 512 px, some sources 224×224); DICOM films are "
-    "windowed by their default window, which may differ from what the training films went through.",
-)
+#: The card's prose lives in a data file beside this module, not in code.
+CARD_TEXT: dict[str, Any] = json.loads(Path(__file__).with_name("card_text.json").read_text(encoding="utf-8"))
+INTENDED_USE: str = CARD_TEXT["intended_use"].format(research_notice=RESEARCH_NOTICE)
+LIMITATIONS: tuple[str, ...] = tuple(CARD_TEXT["limitations"])
 
 
 def gate_limitation(gate_entry: dict[str, Any]) -> str:
     """The card's limitation line about the input gate, with the measured OOD refusal per kind."""
     by_kind = gate_entry.get("ood_refusal_by_kind") or {}
     measured = ", ".join(f"{k} {v:.0%}" for k, v in sorted(by_kind.items()) if v is not None)
-    what = (
-        "Mahalanobis distances on pooled backbone features and on a 2×2 layout descriptor"
-        if gate_entry.get("spatial")
-        else "Mahalanobis distance on pooled backbone features"
-    )
-    return (
-        f"The input gate ({what}) was fitted without any out-of-distribution images; on the 90-image "
-        f"OOD set it refused {measured or 'n/a'} (see gate.ood_refusal_by_kind). It does not detect "
-        "every unusual frontal film, and a refusal or an acceptance is not a quality check of the film."
-    )
+    what = CARD_TEXT["gate_what"]["with_layout" if gate_entry.get("spatial") else "features_only"]
+    return str(CARD_TEXT["gate_limitation"]).format(what=what, measured=measured or "n/a")
 
 
 def gate_card_entry(
