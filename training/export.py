@@ -106,7 +106,28 @@ def card_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
         "calibration": metrics["calibration"],
         "gate": metrics["gate"],
         "val": {"accuracy": metrics["val"]["accuracy"], "macro_auc": metrics["val"]["macro_auc"]},
+        "set_valued": test.get("set_valued", {}),
+        "kermany_3class_accuracy": test.get("kermany_3class_accuracy"),
+        "leave_one_source_out": metrics.get("leave_one_source_out", {}),
     }
+
+
+def leave_one_source_out(paths: list[str]) -> dict[str, Any]:
+    """card.metrics.leave_one_source_out from the metrics.json of ``--holdout-source`` runs: per held-out
+    source its calibrated metrics and gate acceptance, plus that run's own test split figures."""
+    runs: dict[str, Any] = {}
+    for path in paths:
+        m = json.loads(Path(path).read_text(encoding="utf-8"))
+        held = m.get("holdout")
+        if not held:
+            raise SystemExit(f"{path}: not a --holdout-source run (no 'holdout' entry)")
+        runs["+".join(held["sources"])] = {
+            **held,
+            "test_split": {"accuracy": m["test"]["accuracy"], "macro_auc": m["test"]["macro_auc"],
+                           "covid19_sensitivity": m["test"]["per_class"]["covid19"]["sensitivity"]},
+            "recipe": {"epochs": m.get("epochs"), "best_epoch": m.get("best_epoch")},
+        }
+    return runs
 
 
 def _short(report: dict[str, Any]) -> dict[str, Any]:

@@ -139,6 +139,13 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "entirely; report their metrics and gate acceptance after training",
     )
     p.add_argument(
+        "--loso-metrics",
+        action="append",
+        default=[],
+        metavar="METRICS_JSON",
+        help="metrics.json of --holdout-source runs of the same recipe, put in the card (repeatable)",
+    )
+    p.add_argument(
         "--trained-by",
         default="",
         metavar="TEXT",
@@ -862,8 +869,9 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     metrics["timings"]["total_s"] = time.perf_counter() - t_start
     write_json(run_dir / "metrics.json", {k: v for k, v in metrics.items() if k != "_gate_params"})
     if args.export:
-        from training.export import export_bundle
+        from training.export import export_bundle, leave_one_source_out
 
+        metrics["leave_one_source_out"] = leave_one_source_out(args.loso_metrics)
         card = export_bundle(
             args.export,
             net,

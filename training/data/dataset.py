@@ -47,7 +47,8 @@ def load_film(path: str, config: PreprocessConfig) -> np.ndarray:
 def _load_u8(args: tuple[str, PreprocessConfig]) -> tuple[np.ndarray | None, str]:
     path, config = args
     try:
-        if path.endswith((".prepared.webp", ".prepared.jpg")):  # written by training.pack: already prepared, not re-windowed
+        # written by training.pack: already prepared, so not windowed a second time
+        if path.endswith((".prepared.webp", ".prepared.jpg")):
             return read_prepared(path, config), ""
         image = load_film(path, config)
     except (RadiviewError, OSError, ValueError) as exc:
