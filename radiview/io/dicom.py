@@ -1,6 +1,7 @@
 """DICOM films via pydicom 3: the display pipeline, in the standard's order.
 
-1. decode (first frame only) with a decoder whose licence allows bundling;
+1. decode one frame (the first unless asked; ``read_dicom_frames`` gives them all) with a
+   decoder whose licence allows bundling;
 2. modality LUT: Rescale Slope/Intercept (negative slopes too) or a Modality LUT Sequence;
 3. VOI: a VOI LUT Sequence is applied into ``pixels`` and the default window spans its
    output; otherwise the first Window Center/Width becomes ``default_window``
@@ -122,8 +123,11 @@ def apply_lut(values: np.ndarray, lut: np.ndarray, first_mapped: int) -> np.ndar
     return np.asarray(lut, dtype=np.float32)[idx.astype(np.intp)]
 
 
-def read_dicom(path: str | os.PathLike[str]) -> Radiograph:
+def read_dicom(path: str | os.PathLike[str], frame: int | None = None) -> Radiograph:
     """Read a DICOM file (with or without the 128-byte preamble) into a Radiograph.
+
+    ``frame`` picks one frame of a multi-frame file (0-based); None reads the first frame
+    with a warning that the file has more (``load_radiograph``'s contract).
 
     Raises MissingPixelDataError, MissingDecoderError (naming the package to install),
     CorruptFileError, ImageTooLargeError, UnsupportedImageError or UnsupportedFormatError.
@@ -132,8 +136,26 @@ def read_dicom(path: str | os.PathLike[str]) -> Radiograph:
     if sniff_format(read_head(p)) != "dicom":
         raise UnsupportedFormatError("not a DICOM file (no DICM marker or DICOM header)", p)
     ds = _read_dataset(p, stop_before_pixels=False)
+    return _build_guarded(ds, p, frame)
+
+
+def read_dicom_frames(path: str | os.PathLike[str], max_frames: int = 1000) -> tuple[Radiograph, ...]:
+    """Every frame of a DICOM file as Radiographs sharing the header (a one-frame file gives
+    one). The file is read once; each frame is decoded on its own, so memory stays that of
+    the float frames. More than ``max_frames`` frames is refused rather than filling memory."""
+    p = Path(path)
+    if sniff_format(read_head(p)) != "dicom":
+        raise UnsupportedFormatError("not a DICOM file (no DICM marker or DICOM header)", p)
+    ds = _read_dataset(p, stop_before_pixels=False)
+    count = _number_of_frames(ds)
+    if count > max_frames:
+        raise ImageTooLargeError(f"{count} frames (RadiView shows at most {max_frames})", p)
+    return tuple(_build_guarded(ds, p, index) for index in range(count))
+
+
+def _build_guarded(ds: Dataset, p: Path, frame: int | None) -> Radiograph:
     try:
-        return _build_radiograph(ds, p)
+        return _build_radiograph(ds, p, frame)
     except RadiviewError:
         raise
     except MemoryError:
@@ -246,7 +268,7 @@ def _select_plugin(tsyntax: UID, bits_stored: int, path: Path) -> str:
     )
 
 
-def _build_radiograph(ds: Dataset, path: Path) -> Radiograph:
+def _build_radiograph(ds: Dataset, path: Path, frame: int | None = None) -> Radiograph:
     keyword = _pixel_keyword(ds)
     if len(ds) == 0:  # pydicom returns an empty data set when the file ends mid-element
         raise CorruptFileError("truncated or damaged DICOM file: no data elements could be read", path)
@@ -268,13 +290,16 @@ def _build_radiograph(ds: Dataset, path: Path) -> Radiograph:
     photometric = str(ds.get("PhotometricInterpretation", "") or "").strip().upper()
     tsyntax = UID(str(ds.file_meta.TransferSyntaxUID))
     warnings: list[str] = []
+    if frame is not None and not 0 <= frame < frames:
+        raise UnsupportedImageError(f"frame {frame + 1} asked for, the file has {frames}", path)
+    index = frame if frame is not None else 0
 
     bits_stored = int(ds.get("BitsStored", ds.get("BitsAllocated", 8)) or 8)
     plugin = _select_plugin(tsyntax, bits_stored, path) if keyword == "PixelData" else ""
     if plugin == "gdcm" and tsyntax in _JPEG_FAMILY:
-        _check_jpeg_frame(ds, frames, rows, columns, path)
+        _check_jpeg_frame(ds, frames, rows, columns, path, index)
     try:
-        arr = decode_pixel_array(ds, index=0 if frames > 1 else None, decoding_plugin=plugin)
+        arr = decode_pixel_array(ds, index=index if frames > 1 else None, decoding_plugin=plugin)
     except RadiviewError:
         raise
     except MemoryError:
@@ -287,12 +312,15 @@ def _build_radiograph(ds: Dataset, path: Path) -> Radiograph:
         ) from None
     if frames > 1:
         arr = arr[0] if arr.ndim == (4 if samples == 3 else 3) else arr
-        warnings.append(f"multi-frame image ({frames} frames): showing the first frame only")
+        if frame is None:
+            warnings.append(f"multi-frame image ({frames} frames): showing the first frame only")
 
     window: Window | None = None
     was_color = False
     metadata = _display_metadata(ds, tsyntax, rows, columns, frames)
     metadata["decoder"] = plugin or "pydicom"
+    if frames > 1:
+        metadata["frame"] = str(index + 1)
 
     if photometric == "PALETTE COLOR" and samples == 1:
         try:
@@ -330,6 +358,7 @@ def _build_radiograph(ds: Dataset, path: Path) -> Radiograph:
         bits_stored=bits_stored,
         default_window=window,
         pixel_spacing_mm=_pixel_spacing(ds),
+        pixel_spacing_source=_pixel_spacing_source(ds),
         view_position=view,
         photometric=photometric or "MONOCHROME2",
         was_color=was_color,
@@ -338,7 +367,7 @@ def _build_radiograph(ds: Dataset, path: Path) -> Radiograph:
     )
 
 
-def _check_jpeg_frame(ds: Dataset, frames: int, rows: int, columns: int, path: Path) -> None:
+def _check_jpeg_frame(ds: Dataset, frames: int, rows: int, columns: int, path: Path, index: int = 0) -> None:
     """Refuse a structurally broken JPEG codestream before GDCM sees it.
 
     GDCM aborts the whole process (an uncaught C++ exception) on some damaged JPEG headers,
@@ -347,7 +376,7 @@ def _check_jpeg_frame(ds: Dataset, frames: int, rows: int, columns: int, path: P
     which reports it as an ordinary error.
     """
     try:
-        frame = get_frame(ds.PixelData, 0, number_of_frames=frames)
+        frame = get_frame(ds.PixelData, index, number_of_frames=frames)
     except Exception as exc:
         raise CorruptFileError(f"damaged encapsulated pixel data ({describe_exception(exc)})", path) from None
     problem = jpeg_header_problem(bytes(frame[: 65536 * 4]), rows, columns)
@@ -539,16 +568,30 @@ def _first_value(value: Any) -> Any:
         return value
 
 
-def _pixel_spacing(ds: Dataset) -> tuple[float, float] | None:
-    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
-        value = ds.get(keyword)
-        try:
-            row, col = (float(v) for v in value)  # type: ignore[union-attr]
-        except (TypeError, ValueError):
-            continue
-        if row > 0 and col > 0 and np.isfinite(row) and np.isfinite(col):
-            return row, col
+_SPACING_KEYWORDS = ("PixelSpacing", "ImagerPixelSpacing")
+
+
+def _spacing_from(ds: Dataset, keyword: str) -> tuple[float, float] | None:
+    value = ds.get(keyword)
+    try:
+        row, col = (float(v) for v in value)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        return None
+    if row > 0 and col > 0 and np.isfinite(row) and np.isfinite(col):
+        return row, col
     return None
+
+
+def _pixel_spacing(ds: Dataset) -> tuple[float, float] | None:
+    return next((s for kw in _SPACING_KEYWORDS if (s := _spacing_from(ds, kw)) is not None), None)
+
+
+def _pixel_spacing_source(ds: Dataset) -> str:
+    """Which tag ``pixel_spacing_mm`` came from (see Radiograph.pixel_spacing_source)."""
+    keyword = next((kw for kw in _SPACING_KEYWORDS if _spacing_from(ds, kw) is not None), "")
+    if keyword == "PixelSpacing" and _text(ds, "PixelSpacingCalibrationType"):
+        return "PixelSpacing calibrated"
+    return keyword
 
 
 # --------------------------------------------------------------------------- display strings
@@ -580,6 +623,9 @@ def _display_metadata(ds: Dataset, tsyntax: UID, rows: int, columns: int, frames
         "sex": _text(ds, "PatientSex"),
         "age": _text(ds, "PatientAge"),
         "study_date": _format_date(_text(ds, "StudyDate")),
+        "study_description": _text(ds, "StudyDescription") or _text(ds, "SeriesDescription"),
+        "accession_number": _text(ds, "AccessionNumber"),
+        "patient_orientation": _text(ds, "PatientOrientation"),
         "modality": _text(ds, "Modality"),
         "view_position": _text(ds, "ViewPosition"),
         "body_part": _text(ds, "BodyPartExamined"),
