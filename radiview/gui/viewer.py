@@ -205,6 +205,11 @@ class FilmViewer(QGraphicsView):
     def has_heatmap(self) -> bool:
         return self._heatmap is not None
 
+    @property
+    def fitted(self) -> bool:
+        """True while the film follows the window size (Fit), False after a zoom or 1:1."""
+        return self._fit_mode
+
     def scale_factor(self) -> float:
         return float(self.transform().m11() ** 2 + self.transform().m12() ** 2) ** 0.5
 
