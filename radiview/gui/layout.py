@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QSplitter,
@@ -194,6 +195,8 @@ class ViewerArea(QWidget):
         self.right_caption = QLabel("Comparison film: no AI reading. File ▸ Open in right viewport…")
         for caption in (self.left_caption, self.right_caption):
             caption.setStyleSheet("background: #202020; color: #d0d0c0; padding: 2px 6px;")
+            # a long file name must not widen its viewport (the split stays half and half)
+            caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(_captioned(self.left_caption, viewer))
         self.splitter.addWidget(_captioned(self.right_caption, self.right_viewer))
@@ -217,16 +220,21 @@ class ViewerArea(QWidget):
         self.layout_name = "1x2" if two else "1x1"
         self.right_viewer.parentWidget().setVisible(two)
         self.left_caption.setVisible(two)
-        if two:
-            self.splitter.setSizes([1, 1])
+        if two:  # half and half, also when the widgets are not laid out yet
+            QTimer.singleShot(0, self._halve)
+            self._halve()
         self.layout_changed.emit("1x2" if two else "1x1")
+
+    def _halve(self) -> None:
+        total = max(self.splitter.width(), 2)
+        self.splitter.setSizes([total // 2, total - total // 2])
 
     def open_right(self, path: str) -> Radiograph:
         """Show ``path`` in the right viewport (switching to 1×2); RadiviewError if unreadable."""
         radiograph = load_radiograph(path)
         self.set_layout("1x2")
         self.right_viewer.set_radiograph(radiograph)
-        self.right_caption.setText(f"Comparison film: {radiograph.name} (no AI reading)")
+        self.right_caption.setText(f"Comparison film (no AI reading): {radiograph.name}")
         self._link_window(self.viewer, self.right_viewer)
         return radiograph
 

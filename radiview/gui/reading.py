@@ -211,6 +211,7 @@ class ReadingRoom(QObject):
 
     def _on_film_loaded(self, radiograph: object) -> None:
         self.area.stack_bar.show_film(radiograph)  # type: ignore[arg-type]
+        self.window.measure_label.setText("")  # the previous film's value is not this one's
         self.viewer.setFocus()  # so the navigation keys work at once
 
     # ----- right viewport ---------------------------------------------------------------------------

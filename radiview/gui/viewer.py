@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
@@ -582,11 +582,13 @@ class FilmViewer(QGraphicsView):
             extra_top_right=attention,
         )
 
-    def corner_text(self, strip_identifiers: bool = False) -> CornerText:
-        """The corners for the chosen fields (all hidden when the corners are toggled off)."""
+    def corner_text(self, strip_identifiers: bool = False, exported: bool = False) -> CornerText:
+        """The corners for the chosen fields (an export is at the film's own size: zoom 100%)."""
         state = self.display_state()
         if state is None or self._radiograph is None:
             return CornerText()
+        if exported:
+            state = replace(state, zoom=1.0)
         return build_corner_text(self._radiograph, state, self._corner_fields, strip_identifiers)
 
     def overlay_lines(self) -> dict[str, list[str]]:
@@ -635,7 +637,7 @@ class FilmViewer(QGraphicsView):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         point_size = max(7.0, min(image.width(), image.height()) / 70.0)
         if corners and self._corners_visible:
-            paint_corners(painter, image.rect(), self.corner_text(strip_identifiers), point_size)
+            paint_corners(painter, image.rect(), self.corner_text(strip_identifiers, True), point_size)
         self._paint_note(painter, QRectF(image.rect()), point_size)
         painter.end()
         return image
