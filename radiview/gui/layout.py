@@ -100,6 +100,10 @@ class FrameStackBar(QWidget):
         self.hide()
 
     @property
+    def frame_count(self) -> int:
+        return self.slider.maximum() + 1
+
+    @property
     def frame_index(self) -> int:
         return self.slider.value()
 

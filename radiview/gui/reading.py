@@ -86,6 +86,7 @@ class ReadingRoom(QObject):
         self.area = area
         self.viewer = window.viewer
         self.reading_list: ReadingList | None = None
+        self._step_message = ("", "")  # (path, status text) of the film being stepped to
         self._build_actions()
         self._build_menus()
         window.film_loaded.connect(self._on_film_loaded)
@@ -202,16 +203,24 @@ class ReadingRoom(QObject):
         if step is None:
             self.window.statusBar().showMessage("No film to go to: open a film first", 5000)
             return None
-        self.window.open_file(step.path)
         where = f"{step.index + 1} of {step.count} ({films.origin if films else ''})"
         wrapped = " — wrapped round to the " + ("first" if delta > 0 else "last") if step.wrapped else ""
-        self.window.statusBar().showMessage(f"Film {where}{wrapped}", 6000)
-        self.last_step = step
+        self._step_message = (step.path, f"Film {where}{wrapped}")  # shown once it has loaded
+        self.window.open_file(step.path)
         return step.path
 
     def _on_film_loaded(self, radiograph: object) -> None:
         self.area.stack_bar.show_film(radiograph)  # type: ignore[arg-type]
         self.window.measure_label.setText("")  # the previous film's value is not this one's
+        source = os.path.abspath(getattr(radiograph, "source", ""))
+        path, message = self._step_message
+        stack = not self.area.stack_bar.isHidden()
+        if stack:
+            count = self.area.stack_bar.frame_count
+            message = f"{count} frames: slider or Play for cine; the AI reads frame 1"
+        if message and (path == source or stack):
+            self.window.statusBar().showMessage(message, 8000)
+        self._step_message = ("", "")
         self.viewer.setFocus()  # so the navigation keys work at once
 
     # ----- right viewport ---------------------------------------------------------------------------
