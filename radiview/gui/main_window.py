@@ -659,7 +659,7 @@ class MainWindow(QMainWindow):
 
     def shortcut_rows(self) -> list[tuple[str, str]]:
         rows = []
-        for action in self.actions():
+        for action in [*self.actions(), *self.viewer_area.films.actions()]:  # + next/previous film
             keys = [s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts()]
             if keys:
                 rows.append((" / ".join(keys), action.text().replace("&", "")))
