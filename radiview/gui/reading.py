@@ -2,9 +2,10 @@
 
 ``ReadingRoom`` adds these actions and menu entries to the main window and wires them to the
 viewer area (radiview.gui.layout), so main_window.py only creates it. Films are read in the
-order of the list given on the command line (``radiview A B C``) or, for a film opened on its
-own, of the films in its folder (sorted by name, as radiview.io.discovery lists them); both
-wrap round at the ends, with a status message saying so.
+order of the list given on the command line (``radiview A B C``), of the batch table as sorted
+and filtered (for a film opened from it) or, for a film opened on its own, of the films in its
+folder (sorted by name, as radiview.io.discovery lists them); all wrap round at the ends, with a
+status message saying so.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class ReadingList:
 
     def __init__(self, paths: Sequence[str | os.PathLike[str]], origin: str) -> None:
         self.paths = [os.path.abspath(os.fspath(p)) for p in paths]
-        self.origin = origin  # "command line" or "folder"
+        self.origin = origin  # "command line", "screened list" or "folder"
 
     @classmethod
     def from_folder(cls, film: str | os.PathLike[str]) -> ReadingList:
@@ -90,6 +91,7 @@ class ReadingRoom(QObject):
         self._build_actions()
         self._build_menus()
         window.film_loaded.connect(self._on_film_loaded)
+        window.batch_panel.film_activated.connect(self._on_batch_film_activated)
         self.viewer.annotation_added.connect(self._on_annotation_added)
         area.stack_bar.frames_failed.connect(lambda message: window.statusBar().showMessage(message, 8000))
 
@@ -189,6 +191,16 @@ class ReadingRoom(QObject):
         self.reading_list = ReadingList(paths, "command line")
         if self.reading_list.paths:
             self.window.open_file(self.reading_list.paths[0])
+
+    def _on_batch_film_activated(self, _path: str) -> None:
+        """A film opened from the batch table: read on through the table as it is sorted and
+        filtered now (the most suspicious first, say)."""
+        panel = self.window.batch_panel
+        paths = []
+        for row in range(panel.proxy.rowCount()):
+            result = panel.model.result_at(panel.proxy.mapToSource(panel.proxy.index(row, 0)).row())
+            paths.append(os.path.join(panel.folder, *result.file.split("/")))
+        self.reading_list = ReadingList(paths, "screened list")
 
     def current_list(self) -> ReadingList | None:
         current = self.window.session.path

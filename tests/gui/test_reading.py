@@ -168,6 +168,18 @@ def test_command_line_list_is_read_in_its_order(qtbot, window, three_films) -> N
     assert window.reading.current_list().origin == "command line"
 
 
+def test_screened_list_is_read_in_the_table_order(qtbot, window, three_films) -> None:  # type: ignore[no-untyped-def]
+    folder = three_films[0].parent
+    with qtbot.waitSignal(window.screening_finished, timeout=120000):
+        window.start_screening(str(folder), True)
+    panel = window.batch_panel
+    panel.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)  # c, b, a
+    with qtbot.waitSignal(window.film_loaded, timeout=60000):
+        panel.table.doubleClicked.emit(panel.proxy.index(0, 0))
+    assert shown_name(window) == "c.png" and window.reading.current_list().origin == "screened list"
+    assert [step(qtbot, window, Qt.Key.Key_PageDown) for _ in range(3)] == ["b.png", "a.png", "c.png"]
+
+
 def test_arrow_keys_keep_their_meaning_outside_the_film(qtbot, window, three_films) -> None:  # type: ignore[no-untyped-def]
     open_and_wait(qtbot, window, three_films[0], analysed=False)
     window.preset_combo.setFocus()
