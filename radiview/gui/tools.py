@@ -110,22 +110,29 @@ def measure_angle(first: Point, vertex: Point, last: Point, radiograph: Radiogra
     return abs(math.degrees(math.atan2(ax * by - ay * bx, ax * bx + ay * by)))
 
 
-def roi_mask(shape: tuple[int, int], kind: str, corner_a: Point, corner_b: Point) -> np.ndarray:
-    """Pixels whose centres lie inside the ellipse/rectangle spanned by two corners."""
+def roi_mask(
+    shape: tuple[int, int], kind: str, corner_a: Point, corner_b: Point
+) -> tuple[tuple[slice, slice], np.ndarray]:
+    """Pixels whose centres lie inside the ellipse/rectangle spanned by two corners, as the
+    bounding box's slices and a mask over that box (a full-film mask would cost 100+ MB on a
+    large film at every mouse move)."""
     rows, cols = shape
     x0, x1 = sorted((corner_a[0], corner_b[0]))
     y0, y1 = sorted((corner_a[1], corner_b[1]))
-    yy, xx = np.mgrid[0:rows, 0:cols].astype(np.float64) + 0.5
+    r0, r1 = max(0, math.floor(y0)), min(rows, math.ceil(y1) + 1)
+    c0, c1 = max(0, math.floor(x0)), min(cols, math.ceil(x1) + 1)
+    box = (slice(r0, max(r0, r1)), slice(c0, max(c0, c1)))
+    yy, xx = np.mgrid[box[0], box[1]].astype(np.float64) + 0.5
     if kind == "roi_rect":
-        return (xx >= x0) & (xx <= x1) & (yy >= y0) & (yy <= y1)
+        return box, (xx >= x0) & (xx <= x1) & (yy >= y0) & (yy <= y1)
     cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, max((x1 - x0) / 2, 1e-9), max((y1 - y0) / 2, 1e-9)
-    return ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0
+    return box, ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0
 
 
 def measure_roi(radiograph: Radiograph, kind: str, corner_a: Point, corner_b: Point) -> RoiStats:
     """Mean and SD of the film's pixel values (modality LUT applied) inside the ROI."""
-    mask = roi_mask(radiograph.shape, kind, corner_a, corner_b)
-    values = radiograph.pixels[mask].astype(np.float64)
+    box, mask = roi_mask(radiograph.shape, kind, corner_a, corner_b)
+    values = radiograph.pixels[box][mask].astype(np.float64)
     count = int(values.size)
     spacing = radiograph.pixel_spacing_mm
     area, unit = (count * spacing[0] * spacing[1], "mm²") if spacing else (float(count), "px²")

@@ -55,6 +55,8 @@ def test_values_on_known_geometry(calibrated: Path) -> None:
     ellipse = measure_roi(film, "roi_ellipse", (0, 0), (40, 40))  # all in the 100 half
     assert ellipse.mean == 100.0 and ellipse.sd == 0.0
     assert ellipse.pixels == pytest.approx(np.pi * 20 * 20, rel=0.03)
+    assert measure_roi(film, "roi_rect", (-10, -10), (10, 10)).pixels == 100  # clipped to the film
+    assert measure_roi(film, "roi_rect", (200, 200), (220, 220)).pixels == 0  # wholly outside
     assert cardiothoracic_ratio(((40, 60), (60, 60)), ((20, 50), (100, 50))) == pytest.approx(0.25)
     assert describe(Annotation("ctr", ((40, 60), (60, 60), (20, 50), (100, 50))), film) == "CTR 0.25"
 
