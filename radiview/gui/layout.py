@@ -142,7 +142,8 @@ class FrameStackBar(QWidget):
     def show_frame(self, index: int) -> None:
         if not self.frames or not 0 <= index < len(self.frames):
             return
-        self.viewer.set_frame(self.frames[index], f"Frame {index + 1}/{len(self.frames)}")
+        # the AI read the first frame (load_radiograph's), so its heatmap shows on that one only
+        self.viewer.set_frame(self.frames[index], f"Frame {index + 1}/{len(self.frames)}", index == 0)
         self._label()
         self.frame_shown.emit(index)
 

@@ -136,6 +136,7 @@ class FilmViewer(QGraphicsView):
         self._corners_visible = True
         self._corner_fields: tuple[str, ...] = CORNER_FIELDS
         self._frame_text = ""
+        self._heatmap_aside: tuple[np.ndarray, str] | None = None  # while another frame shows
         #: asks for a text annotation's words (tests replace it); None = cancelled
         self.text_provider = self._ask_text
         self._wl_drag: tuple[QPoint, Window] | None = None
@@ -250,8 +251,9 @@ class FilmViewer(QGraphicsView):
         self._heatmap_label = ""
         self._update_overlay_layer()
         self._orientation = (1, 0, 0, 1)
-        self._gesture = self._tool and ToolGesture(self._tool)
+        self._gesture = ToolGesture(self._tool) if self._tool else None
         self._frame_text = ""
+        self._heatmap_aside = None
         self._show_annotations()
         if radiograph is None:
             self._window = None
@@ -268,14 +270,21 @@ class FilmViewer(QGraphicsView):
         self.fit_to_window()
         self.window_changed.emit(self._window)
 
-    def set_frame(self, radiograph: Radiograph, frame_text: str = "") -> None:
-        """Show another frame of the same film, keeping window, zoom, orientation, heatmap
-        visibility and annotations (ROI values are recomputed on the new frame)."""
+    def set_frame(self, radiograph: Radiograph, frame_text: str = "", analysed: bool = True) -> None:
+        """Show another frame of the same film, keeping window, zoom, orientation and
+        annotations (ROI values are recomputed on the new frame). The heatmap belongs to the
+        frame the AI read (``analysed``): it is put aside on the others and comes back."""
         if self._radiograph is None or radiograph.shape != self._radiograph.shape:
             self.set_radiograph(radiograph)
         else:
             self._radiograph = radiograph
             self._render()
+        if not analysed and self._heatmap is not None:
+            self._heatmap_aside = (self._heatmap, self._heatmap_label)
+            self.set_heatmap(None)
+        elif analysed and self._heatmap_aside is not None:
+            self.set_heatmap(*self._heatmap_aside)
+            self._heatmap_aside = None
         self._frame_text = frame_text
         self._show_annotations()
 
@@ -493,10 +502,14 @@ class FilmViewer(QGraphicsView):
         assert self._last_measurement is not None
         return self._last_measurement
 
-    def _show_annotations(self) -> None:
-        self._annotation_layer.show(self.annotations(), self._radiograph)
+    def _show_preview(self) -> None:
         preview = self._gesture.preview() if self._gesture is not None else None
         self._preview_layer.show([preview] if preview else [], self._radiograph)
+        self.viewport().update()
+
+    def _show_annotations(self) -> None:
+        self._annotation_layer.show(self.annotations(), self._radiograph)
+        self._show_preview()
         self._last_measurement = next(
             (
                 measure_distance(*a.points[:2], self._radiograph)
@@ -525,6 +538,8 @@ class FilmViewer(QGraphicsView):
             self._gesture.press(point)
         elif kind == "move":
             self._gesture.move(point)
+            self._show_preview()  # the placed annotations have not changed
+            return
         else:
             finished = self._gesture.release(point)
             if finished is not None:

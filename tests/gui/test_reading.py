@@ -192,15 +192,17 @@ def test_arrow_keys_keep_their_meaning_outside_the_film(qtbot, window, three_fil
 
 
 def test_multi_frame_stack_and_cine(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    frames = np.stack([np.full((40, 30), 500 * (i + 1), np.uint16) for i in range(5)])
-    frames[:, 0, 0] = 0  # not flat: a real window
+    base = film_pixels(maximum=3000)  # a chest-like film the model reads, brighter each frame
+    frames = np.stack([base + 200 * i for i in range(5)]).astype(np.uint16)
     path = write_tagged_dicom(tmp_path / "cine.dcm", frames)
-    open_and_wait(qtbot, window, path, analysed=False)
+    open_and_wait(qtbot, window, path)  # analysed: frame 1 has its heatmap
     bar = window.viewer_area.stack_bar
     qtbot.waitUntil(lambda: len(bar.frames) == 5, timeout=20000)
+    assert window.viewer.has_heatmap()
     assert not bar.isHidden() and bar.isEnabled()
     bar.slider.setValue(3)
-    assert window.viewer.radiograph.pixels[10, 10] == 2000.0  # frame 4
+    assert window.viewer.radiograph.pixels[10, 10] == base[10, 10] + 600  # frame 4
+    assert not window.viewer.has_heatmap()  # the AI did not read this frame
     assert "Frame 4/5" in window.viewer.corner_text().lines["bottom_left"]
     window.viewer.set_window(Window(center=1200.0, width=300.0))
     seen: list[int] = []
@@ -212,6 +214,8 @@ def test_multi_frame_stack_and_cine(qtbot, window, tmp_path) -> None:  # type: i
     assert not bar.playing
     assert seen[:3] == [4, 0, 1]  # advances one frame a tick and wraps round
     assert window.viewer.window == Window(center=1200.0, width=300.0)  # cine keeps W/L
+    bar.slider.setValue(0)
+    assert window.viewer.has_heatmap()  # back on the frame the AI read
     assert window.session.radiograph.metadata["frame"] == "1"  # the AI read frame 1 only
     assert bar.note_label.text() == "AI reading: frame 1 only"
     open_and_wait(qtbot, window, three_frames_free_film(tmp_path), analysed=False)
