@@ -89,14 +89,17 @@ def _spacing(radiograph: Radiograph | None) -> tuple[float, float] | None:
     return radiograph.pixel_spacing_mm if radiograph is not None else None
 
 
+def _calibrated(radiograph: Radiograph | None) -> bool:
+    return radiograph is not None and (radiograph.spacing_calibrated or radiograph.kind != "dicom")
+
+
 def measure_distance(start: Point, end: Point, radiograph: Radiograph | None) -> Measurement:
     """Distance between two film points, in mm when the film has a spacing, else in px."""
     dx, dy = end[0] - start[0], end[1] - start[1]
     spacing = _spacing(radiograph)
     if spacing:
         row_mm, col_mm = spacing
-        calibrated = radiograph is not None and (radiograph.spacing_calibrated or radiograph.kind != "dicom")
-        return Measurement(math.hypot(dx * col_mm, dy * row_mm), "mm", calibrated)
+        return Measurement(math.hypot(dx * col_mm, dy * row_mm), "mm", _calibrated(radiograph))
     return Measurement(math.hypot(dx, dy), "px")
 
 
@@ -171,7 +174,8 @@ def describe(annotation: Annotation, radiograph: Radiograph | None) -> str:
         return f"{measure_angle(points[0], points[1], points[2], radiograph):.1f}°"
     if kind in ("roi_ellipse", "roi_rect") and len(points) >= 2 and radiograph is not None:
         stats = measure_roi(radiograph, kind, points[0], points[1])
-        return f"mean {stats.mean:.1f}  SD {stats.sd:.1f}\n{stats.area:.0f} {stats.area_unit}"
+        star = "*" if stats.area_unit == "mm²" and not _calibrated(radiograph) else ""
+        return f"mean {stats.mean:.1f}  SD {stats.sd:.1f}\n{stats.area:.0f} {stats.area_unit}{star}"
     if kind == "ctr" and len(points) >= 4:
         return f"CTR {cardiothoracic_ratio((points[0], points[1]), (points[2], points[3])):.2f}"
     if kind == "text":

@@ -166,6 +166,8 @@ def test_command_line_list_is_read_in_its_order(qtbot, window, three_films) -> N
     assert shown_name(window) == "c.png"
     assert [step(qtbot, window, Qt.Key.Key_PageDown) for _ in range(3)] == ["a.png", "b.png", "c.png"]
     assert window.reading.current_list().origin == "command line"
+    rows = dict(window.shortcut_rows())  # F1 lists the film-area keys too
+    assert rows["PgDown / Down / Right"] == "Next film" and rows["A"] == "Corner annotations"
 
 
 def test_screened_list_is_read_in_the_table_order(qtbot, window, three_films) -> None:  # type: ignore[no-untyped-def]
