@@ -174,7 +174,7 @@ def describe(annotation: Annotation, radiograph: Radiograph | None) -> str:
         return f"{measure_angle(points[0], points[1], points[2], radiograph):.1f}°"
     if kind in ("roi_ellipse", "roi_rect") and len(points) >= 2 and radiograph is not None:
         stats = measure_roi(radiograph, kind, points[0], points[1])
-        star = "*" if stats.area_unit == "mm²" and not _calibrated(radiograph) else ""
+        star = " *" if stats.area_unit == "mm²" and not _calibrated(radiograph) else ""
         return f"mean {stats.mean:.1f}  SD {stats.sd:.1f}\n{stats.area:.0f} {stats.area_unit}{star}"
     if kind == "ctr" and len(points) >= 4:
         return f"CTR {cardiothoracic_ratio((points[0], points[1]), (points[2], points[3])):.2f}"

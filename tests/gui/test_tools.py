@@ -147,7 +147,7 @@ def test_spacing_note(qtbot, window, tmp_path, tags, note) -> None:  # type: ign
     assert window.viewer.measurement_note() == note
     assert str(length).endswith("*") is bool(note)
     roi = Annotation("roi_rect", ((0, 0), (10, 10)))
-    assert describe(roi, window.viewer.radiograph).endswith("mm²*" if note else "mm²")
+    assert describe(roi, window.viewer.radiograph).endswith("mm² *" if note else "mm²")
 
 
 def test_imager_pixel_spacing_note(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
