@@ -92,6 +92,9 @@ class ReadingRoom(QObject):
         self._build_menus()
         window.film_loaded.connect(self._on_film_loaded)
         window.batch_panel.film_activated.connect(self._on_batch_film_activated)
+        # Closing a film (File ▸ Close, Ctrl+W) ends its annotations; stepping to another does not.
+        self._shown_source = ""
+        window.close_film_action.triggered.connect(lambda: self.viewer.forget_annotations(self._shown_source))
         self.viewer.annotation_added.connect(self._on_annotation_added)
         area.stack_bar.frames_failed.connect(lambda message: window.statusBar().showMessage(message, 8000))
 
@@ -223,6 +226,7 @@ class ReadingRoom(QObject):
 
     def _on_film_loaded(self, radiograph: object) -> None:
         self.area.stack_bar.show_film(radiograph)  # type: ignore[arg-type]
+        self._shown_source = getattr(radiograph, "source", "")
         self.window.measure_label.setText("")  # the previous film's value is not this one's
         source = os.path.abspath(getattr(radiograph, "source", ""))
         path, message = self._step_message

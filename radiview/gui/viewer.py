@@ -242,10 +242,8 @@ class FilmViewer(QGraphicsView):
     # ----- film ----------------------------------------------------------------------------
     def set_radiograph(self, radiograph: Radiograph | None) -> None:
         """Show a new film at its file window, fitted; clears heatmap and transforms. The film's
-        own annotations come back if it was shown before; None closes the current film and
-        forgets its annotations."""
-        if radiograph is None and self._radiograph is not None:
-            self._annotations.pop(self._radiograph.source, None)
+        own annotations come back if it was shown before (``forget_annotations`` drops them
+        when the film is closed)."""
         self._radiograph = radiograph
         self._heatmap = None
         self._heatmap_label = ""
@@ -483,6 +481,11 @@ class FilmViewer(QGraphicsView):
             self.measurement_finished.emit(self._last_measurement)
         self.annotation_added.emit(annotation, label)
         return label
+
+    def forget_annotations(self, source: str) -> None:
+        """The film at ``source`` was closed: its annotations go with it."""
+        self._annotations.pop(source, None)
+        self._show_annotations()
 
     def remove_last_annotation(self) -> None:
         if self._radiograph is not None and self._annotations.get(self._radiograph.source):
