@@ -241,6 +241,7 @@ class ViewerArea(QWidget):
         self.right_viewer.set_radiograph(radiograph)
         self.right_caption.setText(f"Comparison film (no AI reading): {radiograph.name}")
         self._link_window(self.viewer, self.right_viewer)
+        self._link_zoom(self.viewer, self.right_viewer)
         return radiograph
 
     def _link_window(self, source: FilmViewer, target: FilmViewer) -> None:

@@ -241,8 +241,13 @@ class ReadingRoom(QObject):
 
     # ----- right viewport ---------------------------------------------------------------------------
     def choose_right_film(self) -> None:
+        from radiview.gui.main_window import IMAGE_FILTER  # at call time: main_window imports us
+
         path, _ = QFileDialog.getOpenFileName(
-            self.window, "Open a comparison film in the right viewport", self.window.settings.last_dir
+            self.window,
+            "Open a comparison film in the right viewport",
+            self.window.settings.last_dir,
+            IMAGE_FILTER,
         )
         if path:
             self.open_right(path)
