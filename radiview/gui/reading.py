@@ -88,6 +88,8 @@ class ReadingRoom(QObject):
         self.viewer = window.viewer
         self.reading_list: ReadingList | None = None
         self._step_message = ("", "")  # (path, status text) of the film being stepped to
+        # The docks as built, before window.ini restores the user's: View ▸ Reset layout.
+        self._default_dock_state = window.saveState()
         self._build_actions()
         self._build_menus()
         window.film_loaded.connect(self._on_film_loaded)
@@ -147,6 +149,8 @@ class ReadingRoom(QObject):
         self.area.layout_changed.connect(lambda n: self.layout_actions[n].setChecked(True))
         self.open_right_action = self._action("Open in right viewport…")
         self.open_right_action.triggered.connect(self.choose_right_film)
+        self.reset_layout_action = self._action("Reset layout")
+        self.reset_layout_action.triggered.connect(self.reset_layout)
 
     def _build_menus(self) -> None:
         w = self.window
@@ -157,6 +161,8 @@ class ReadingRoom(QObject):
         for action in self.layout_actions.values():
             layout_menu.addAction(action)
         layout_menu.addAction(self.open_right_action)
+        layout_menu.addSeparator()
+        layout_menu.addAction(self.reset_layout_action)
         view_menu.addSeparator()
         view_menu.addAction(self.next_action)
         view_menu.addAction(self.previous_action)
@@ -262,6 +268,17 @@ class ReadingRoom(QObject):
             return False
         self.window.statusBar().showMessage(f"Right viewport: {radiograph.name} (no AI reading)", 5000)
         return True
+
+    def reset_layout(self) -> None:
+        """Docks back where they were built (all shown), one viewport, the film fitted."""
+        w = self.window
+        w.restoreState(self._default_dock_state)
+        for dock in (w.prediction_dock, w.metadata_dock):
+            dock.setFloating(False)
+            dock.show()
+        w.resizeDocks([w.prediction_dock], [360], Qt.Orientation.Horizontal)
+        self.area.set_layout("1x1")
+        self.viewer.fit_to_window()
 
     def shutdown(self) -> None:
         self.area.shutdown()

@@ -257,3 +257,16 @@ def test_bad_comparison_film_is_a_clear_error(qtbot, window, films) -> None:  # 
         assert not window.reading.open_right(str(films["garbage"]))
     assert "garbage.png" in blocker.args[0].message
     assert window.viewer_area.right_viewer.radiograph is None
+
+
+def test_reset_layout_brings_the_docks_back(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    window.resize(1280, 720)
+    window.prediction_dock.setFloating(True)
+    window.metadata_dock.close()
+    window.viewer_area.set_layout("1x2")
+    window.reading.reset_layout_action.trigger()
+    qtbot.waitUntil(lambda: window.metadata_dock.isVisible(), timeout=5000)
+    assert not window.prediction_dock.isFloating() and window.prediction_dock.isVisible()
+    assert window.dockWidgetArea(window.prediction_dock) == Qt.DockWidgetArea.RightDockWidgetArea
+    assert window.prediction_dock.width() >= 300
+    assert window.viewer_area.layout_name == "1x1"
