@@ -3,7 +3,8 @@
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python packaging/screenshots.py docs/screenshots
 
 Shoots: the main window with a real chest film and its Grad-CAM overlay; the batch view after
-screening the real sample films; the About dialog (model card and licence tabs). Uses the
+screening the real sample films; the About dialog (model card and licence tabs); four-corner
+annotations, the 1×2 layout and the reading tools (screenshots_reading.py). Uses the
 bundled model in resources/model. The user's own config is never touched.
 """
 
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     window.grab().save(str(args.out_dir / "batch-screening.png"))
 
     # 3. About dialog, model card tab.
-    window.tabs.setCurrentWidget(window.viewer)
+    window.tabs.setCurrentWidget(window.viewer_area)
     dialog = window.show_about()
     dialog.tabs.setCurrentIndex(1)
     settle(app, 0.5)
@@ -109,8 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     dialog.grab().save(str(args.out_dir / "about-licences.png"))
     dialog.reject()
 
+    # 4. The reading room: corner annotations, 1×2 layout, reading tools.
+    from screenshots_reading import shoot_reading
+
+    reading = shoot_reading(app, window, data, args.out_dir, scratch, wait_until, settle)
+
     window.close()
-    for name in ("main-window.png", "batch-screening.png", "about.png", "about-licences.png"):
+    for name in ("main-window.png", "batch-screening.png", "about.png", "about-licences.png", *reading):
         path = args.out_dir / name
         print(f"{path} ({path.stat().st_size // 1024} KiB)")
     return 0
