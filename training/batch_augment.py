@@ -65,6 +65,10 @@ class BatchAugment:
     markers: torch.Tensor | None = None
     text_p: float = 0.5
     flip_p: float = 0.5
+    degrees: float = 10.0
+    translate: float = 0.06
+    scale: tuple[float, float] = (0.85, 1.12)  # below 1: zoomed out, i.e. a random black border
+    shear_degrees: float = 5.0
     brightness: float = 0.1
     contrast: float = 0.15
     gamma_p: float = 0.5
@@ -76,7 +80,8 @@ class BatchAugment:
         n, dev = x.shape[0], x.device
         flip = _chance(n, self.flip_p, g, dev).view(-1, 1, 1, 1)
         x = torch.where(flip, x.flip(-1), x)
-        grid = F.affine_grid(affine_thetas(n, g, dev).to(x.dtype), list(x.shape), align_corners=False)
+        thetas = affine_thetas(n, g, dev, self.degrees, self.translate, self.scale, self.shear_degrees)
+        grid = F.affine_grid(thetas.to(x.dtype), list(x.shape), align_corners=False)
         x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         x = self._intensity(x, g)
         x = self._erasers(x, g)

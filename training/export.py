@@ -8,6 +8,7 @@ test films are compared with the in-memory model (float16 storage tolerance).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 from datetime import UTC, datetime
@@ -123,8 +124,11 @@ def leave_one_source_out(paths: list[str]) -> dict[str, Any]:
             raise SystemExit(f"{path}: not a --holdout-source run (no 'holdout' entry)")
         runs["+".join(held["sources"])] = {
             **held,
-            "test_split": {"accuracy": m["test"]["accuracy"], "macro_auc": m["test"]["macro_auc"],
-                           "covid19_sensitivity": m["test"]["per_class"]["covid19"]["sensitivity"]},
+            "test_split": {
+                "accuracy": m["test"]["accuracy"],
+                "macro_auc": m["test"]["macro_auc"],
+                "covid19_sensitivity": m["test"]["per_class"]["covid19"]["sensitivity"],
+            },
             "recipe": {"epochs": m.get("epochs"), "best_epoch": m.get("best_epoch")},
         }
     return runs
@@ -234,18 +238,13 @@ def verify_bundle(
 
     clf = Classifier.from_bundle(out_dir, device="cpu")
     batch = torch.stack([to_input_tensor(img.astype(np.float32) / 255.0, config) for img in images_u8])
-    # the trained network may live on a GPU; the reference is computed where it lives, then compared on
-    # the CPU (a CPU batch fed to a CUDA network crashed the first CUDA export)
-    net_device = next(net.parameters()).device
-    net.eval()
+    # the reference is a CPU float32 copy: the trained network may live on a GPU or in another dtype
+    # (a CPU batch fed to the CUDA network crashed the first CUDA export), and the caller keeps its own
+    ref = copy.deepcopy(net).to(device="cpu", dtype=torch.float32).eval()
     with torch.no_grad():
-        fmap = net.features(batch.to(net_device)).float().cpu()
-        feats = torch.flatten(net.pool(fmap), 1)
-        ref_logits = (
-            net.head.to("cpu")(feats)
-            if net_device.type == "cpu"
-            else net.head(feats.to(net_device)).float().cpu()
-        )
+        fmap = ref.features(batch)
+        feats = torch.flatten(ref.pool(fmap), 1)
+        ref_logits = ref.head(feats)
         new_logits = clf.network(batch)
         new_fmap = clf.network.features(batch)
     ref_probs = torch.softmax(ref_logits.double() / temperature, dim=1).numpy()
