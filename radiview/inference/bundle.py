@@ -54,6 +54,7 @@ class ModelCard:
     intended_use: str = ""
     limitations: tuple[str, ...] = ()
     created: str = ""
+    reading_flags: dict[str, Any] = field(default_factory=dict)  # radiview.inference.flags policy
 
     @property
     def display_name(self) -> str:
@@ -91,6 +92,7 @@ class ModelCard:
                 intended_use=str(data.get("intended_use", "")),
                 limitations=tuple(str(v) for v in data.get("limitations", ())),
                 created=str(data.get("created", "")),
+                reading_flags=dict(data.get("reading_flags") or {}),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelBundleError(f"model card is missing or has a bad field: {exc}", source) from exc
