@@ -12,6 +12,7 @@ Display side only: the model and its Grad-CAM are untouched. No Qt, no torch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -121,3 +122,38 @@ def build_attention_mask(radiograph: Radiograph) -> AttentionMask:
     weights = np.clip(weights, 0.0, 1.0)
     weights.flags.writeable = False
     return AttentionMask(weights, float(outside.mean()), areas)
+
+
+@dataclass(frozen=True)
+class HeatmapDisplay:
+    """What to draw for one explanation: the masked map (None = withheld), the class's human
+    title, and the note that says why nothing is drawn or what was hidden."""
+
+    heatmap: np.ndarray | None
+    title: str
+    note: str
+
+
+def heatmap_for_display(
+    prediction: Any,
+    explanation: Any,
+    card: Any,
+    mask: AttentionMask | None,
+) -> HeatmapDisplay:
+    """The card's policy (``flags.heatmap_withheld_reason``), then the body/text mask."""
+    from radiview.inference.flags import heatmap_withheld_reason
+    from radiview.inference.wording import class_title
+
+    if explanation is None:
+        return HeatmapDisplay(None, "", "")
+    title = class_title(explanation.label)
+    withheld = heatmap_withheld_reason(prediction, explanation.label, card)
+    if withheld is not None:
+        return HeatmapDisplay(None, title, withheld[0].upper() + withheld[1:] + ".")
+    if mask is None:
+        return HeatmapDisplay(explanation.heatmap, title, f"Grad-CAM for “{title}”.")
+    return HeatmapDisplay(
+        mask.apply(explanation.heatmap),
+        title,
+        f"Grad-CAM for “{title}”. {mask.describe(explanation.heatmap)}",
+    )
