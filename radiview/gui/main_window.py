@@ -207,6 +207,8 @@ class MainWindow(QMainWindow):
             area.setFrameShape(QFrame.Shape.NoFrame)
             area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             area.setWidget(widget)
+            # Never narrower than the panel's own minimum: the dock cannot clip its text.
+            area.setMinimumWidth(widget.minimumWidth() + area.verticalScrollBar().sizeHint().width())
             widget = area
         dock.setWidget(widget)
         dock.setFeatures(

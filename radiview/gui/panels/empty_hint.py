@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMenu,
     QPushButton,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -65,9 +64,7 @@ class EmptyFilmHint(QWidget):
         self.open_button.setToolTip("Open a film (Ctrl+O)")
         self.open_button.clicked.connect(self.open_requested)
         buttons.addWidget(self.open_button)
-        self.sample_button = QToolButton()
-        self.sample_button.setText("Open a sample film")
-        self.sample_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.sample_button = QPushButton("Open a sample film")
         self.sample_menu = QMenu(self.sample_button)
         self.sample_button.setMenu(self.sample_menu)
         buttons.addWidget(self.sample_button)

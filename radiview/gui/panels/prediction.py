@@ -246,9 +246,8 @@ class PredictionPanel(QWidget):
             is_top = label == top
             bar.setStyleSheet(_BAR_STYLE.format(color=_TOP_COLOR if is_top else _OTHER_COLOR))
             self._set_bold(label, is_top)
-        self.finding_label.setText(
-            f"{finding_title(top or '')} · {format_probability(prediction.probability(top))}"
-        )
+        probability = format_probability(prediction.probability(top)).replace(" ", "\u00a0")
+        self.finding_label.setText(f"{finding_title(top or '')} · {probability}")
         self.finding_label.setVisible(True)
         self.status_label.setText("Most likely of the model's four classes; it cannot see other disease.")
 
