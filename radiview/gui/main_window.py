@@ -860,6 +860,7 @@ class MainWindow(QMainWindow):
             self.viewer.heatmap_label if overlay else None,
             strip_identifiers,
             self.viewer.last_measurement,
+            flags=self.prediction_panel.flags,
         )
         return ViewSnapshot(self.viewer.render_film(), tuple(lines))
 
