@@ -3,6 +3,9 @@ from exports (age, sex and study date too), and a quick quit."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,7 +16,6 @@ from radiview.gui.export import view_report_lines
 from radiview.inference.bundle import read_model_card
 from radiview.inference.flags import reading_flags
 from radiview.inference.prediction import GateVerdict, Prediction
-from tests.gui.conftest import open_and_wait
 
 LABELS = ("normal", "bacterial_pneumonia", "viral_pneumonia", "covid19")
 
@@ -81,11 +83,49 @@ def test_strip_identifiers_removes_age_sex_and_study_date(data_dir: Path) -> Non
         assert "COVID-19 36.2 %" in text
 
 
-def test_quit_is_quick_with_a_film_open(qtbot, make_window, films) -> None:  # type: ignore[no-untyped-def]
-    window = make_window()
-    open_and_wait(qtbot, window, films["dicom_m2"])
-    started = time.perf_counter()
-    window.close()
-    elapsed = time.perf_counter() - started
-    assert all(t.isFinished() for t in window.worker_threads())
-    assert elapsed < 1.0, f"closing took {elapsed:.2f} s"
+_QUIT_SCRIPT = """
+import sys, time
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from radiview.gui.app import ensure_application, run_app
+from radiview.gui.main_window import MainWindow
+
+def poll():
+    windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+    if windows and windows[0].session.prediction is not None:
+        print(f"CLOSING {time.time():.4f}", flush=True)
+        windows[0].close()
+    else:
+        QTimer.singleShot(50, poll)
+
+ensure_application()
+QTimer.singleShot(50, poll)
+run_app([sys.argv[1]], bundle_dir=sys.argv[2], exit_when_done=True)
+print("not reached: the process ends inside run_app", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_quitting_the_app_takes_well_under_a_second(films, tiny_bundle, isolated_config) -> None:  # type: ignore[no-untyped-def]
+    """Quitting took 1.7-4 s: not a worker thread (the window shut down in 0.01 s) but Python's
+    teardown of torch/SciPy/OpenCV/Matplotlib. ``radiview`` now ends the process once the
+    window is shut down and everything is written (measured here: ~0.1 s, was 1.7-1.9 s)."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "RADIVIEW_CONFIG_DIR": str(isolated_config)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", _QUIT_SCRIPT, str(films["png8"]), str(tiny_bundle)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    out, err = process.communicate(timeout=300)
+    ended = time.time()
+    assert process.returncode == 0, err
+    assert "not reached" not in out
+    closing = float(next(line for line in out.splitlines() if line.startswith("CLOSING")).split()[1])
+    assert ended - closing < 1.0, f"quit took {ended - closing:.2f} s"
+    # Nothing was lost by ending early: the layout and the log were written.
+    assert (isolated_config / "window.ini").is_file()
+    assert "film8.png" in (isolated_config / "settings.json").read_text(encoding="utf-8")
+    assert (isolated_config / "radiview.log").is_file()
