@@ -579,7 +579,10 @@ def _display_metadata(ds: Dataset, tsyntax: UID, rows: int, columns: int, frames
         "patient_id": _text(ds, "PatientID"),
         "sex": _text(ds, "PatientSex"),
         "age": _text(ds, "PatientAge"),
+        "birth_date": _format_date(_text(ds, "PatientBirthDate")),  # age when PatientAge is absent
         "study_date": _format_date(_text(ds, "StudyDate")),
+        "study_description": _text(ds, "StudyDescription"),
+        "series_description": _text(ds, "SeriesDescription"),  # "PORTABLE", "SUPINE" → a warning
         "modality": _text(ds, "Modality"),
         "view_position": _text(ds, "ViewPosition"),
         "body_part": _text(ds, "BodyPartExamined"),

@@ -177,3 +177,31 @@ def test_real_card_and_real_dicoms(data_dir: Path) -> None:
     assert "Age 81" in flags[0].detail and "cxr_radiography" in flags[1].detail
     sample = load_radiograph(next((data_dir / "samples").glob("normal__kermany__*.jpeg")))
     assert reading_flags(prediction(0.9, 0.05, 0.03, 0.02), sample.metadata, real, sample.view_position) == ()
+
+
+def test_flags_from_a_dicom_header_read_by_io(tmp_path: Path) -> None:
+    """io keeps what the flags need: birth date (no PatientAge) and the series description."""
+    import numpy as np
+
+    from radiview.io import load_radiograph
+    from tests.io.dicom_factory import make_dataset, write_dicom
+
+    pixels = (np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) * 7) % 4096
+    ds = make_dataset(
+        pixels,
+        bits_stored=12,
+        tags={
+            "PatientBirthDate": "19400310",
+            "StudyDate": "20200115",
+            "SeriesDescription": "CHEST AP PORTABLE",
+            "StudyDescription": "XR CHEST 1 VIEW",
+            "InstitutionName": "Elsewhere Hospital",
+        },
+    )
+    del ds.PatientAge
+    film = load_radiograph(write_dicom(tmp_path / "portable.dcm", ds))
+    assert film.metadata["birth_date"] == "1940-03-10"
+    assert film.metadata["series_description"] == "CHEST AP PORTABLE"
+    flags = reading_flags(prediction(0.1, 0.1, 0.1, 0.7), film.metadata, card(), film.view_position)
+    assert codes(flags) == [ADULT, UNVALIDATED_SOURCE, AP_PORTABLE]
+    assert "Age 80" in flags[0].detail and "Elsewhere Hospital" in flags[1].detail
