@@ -25,6 +25,7 @@ from radiview.gui.panels.metadata import is_identifying
 from radiview.gui.panels.prediction import label_title
 from radiview.gui.viewer import ATTENTION_LABEL
 from radiview.inference.wording import finding_title, format_probability, human_gate_reason
+from radiview.render import fade_text
 
 #: Metadata shown on an export (when present); identifying ones only without stripping.
 EXPORT_KEYS = (
@@ -106,7 +107,10 @@ def view_report_lines(
     if prediction is not None:
         lines.append(f"Model: {prediction.model}")
     if heatmap_label:
-        lines.append(f"Heatmap: Grad-CAM for {label_title(heatmap_label)}. {ATTENTION_LABEL}.")
+        lines.append(
+            f"Heatmap: Grad-CAM for {label_title(heatmap_label)}, relative attention "
+            f"(1 = this film's maximum). {fade_text()} {ATTENTION_LABEL}."
+        )
     lines.append(RESEARCH_NOTICE)
     return lines
 
