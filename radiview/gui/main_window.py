@@ -596,6 +596,8 @@ class MainWindow(QMainWindow):
         self.session.set_busy(False)
         self.session.set_prediction(result.prediction)
         radiograph = self.session.radiograph
+        if radiograph is None:  # closed meanwhile (its id would have changed; belt and braces)
+            return
         card = self.model_info.card if self.model_info is not None else None
         flags = reading_flags(result.prediction, radiograph.metadata, card, radiograph.view_position)
         self.prediction_panel.show_prediction(result.prediction, flags)
