@@ -380,8 +380,9 @@ class BatchPanel(QWidget):
         # Long file names must not push the probabilities off screen (the full name is a tooltip).
         self.table.resizeColumnsToContents()
         self.table.setColumnWidth(0, min(self.table.columnWidth(0), 340))
-        last = self.model.columnCount() - 1
-        self.table.setColumnWidth(last, max(self.table.columnWidth(last), MESSAGE_MIN_WIDTH))
+        if any(r.message for r in self.model.results):  # sentences to read: room for them
+            last = self.model.columnCount() - 1
+            self.table.setColumnWidth(last, max(self.table.columnWidth(last), MESSAGE_MIN_WIDTH))
 
     def fail(self, message: str) -> None:
         self.running = False
