@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QLabel
 
 from radiview.assets import default_model_dir
@@ -170,22 +171,10 @@ def test_ai_panel_never_clips_at_1280x720(qtbot, real_window, nih) -> None:  # t
     assert panel.width() >= MIN_PANEL_WIDTH
     assert_fits(panel)
     # A dock dragged narrow (or restored so from an old layout) still cannot clip it.
-    window.resizeDocks(
-        [window.prediction_dock],
-        [120],
-        window.prediction_dock.orientation()
-        if hasattr(window.prediction_dock, "orientation")
-        else _horizontal(),
-    )
+    window.resizeDocks([window.prediction_dock], [120], Qt.Orientation.Horizontal)
     qtbot.wait(50)
     assert panel.width() >= MIN_PANEL_WIDTH
     assert_fits(panel)
-
-
-def _horizontal():  # type: ignore[no-untyped-def]
-    from PySide6.QtCore import Qt
-
-    return Qt.Orientation.Horizontal
 
 
 def assert_fits(panel) -> None:  # type: ignore[no-untyped-def]
