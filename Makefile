@@ -34,6 +34,8 @@ test: system-deps venv
 
 lint: venv
 	$(VENV)/bin/ruff check radiview training tests benchmarks packaging
+	$(VENV)/bin/ruff format --check radiview training tests benchmarks packaging
+	$(VENV)/bin/mypy
 
 bench: venv
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done

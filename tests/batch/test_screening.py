@@ -169,9 +169,6 @@ def test_real_samples_and_dicoms_are_all_read(classifier: Classifier, data_dir: 
 
 
 @pytest.mark.realdata
-@pytest.mark.skipif(
-    not (REAL_BUNDLE / "model_card.json").is_file(), reason="the real model bundle is not built yet"
-)
 def test_real_bundle_reads_real_samples(data_dir: Path) -> None:
     classifier = Classifier.from_bundle(REAL_BUNDLE, device="cpu")
     results = list(iter_screening(data_dir / "samples", classifier, batch_size=8))
