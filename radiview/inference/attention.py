@@ -64,6 +64,13 @@ class AttentionMask:
         return "Hidden: " + ", ".join(parts) + share + "."
 
 
+def _ndimage() -> Any:
+    """SciPy's ndimage, imported on first use (SciPy comes with grad-cam; it has no stubs)."""
+    from scipy import ndimage  # type: ignore[import-untyped]
+
+    return ndimage
+
+
 def _small_film(radiograph: Radiograph) -> np.ndarray:
     unit = apply_window_unit(radiograph.pixels, radiograph.default_window).astype(np.float32)
     image = Image.fromarray(np.ascontiguousarray(unit), mode="F")
@@ -72,7 +79,7 @@ def _small_film(radiograph: Radiograph) -> np.ndarray:
 
 def _outside_body(film: np.ndarray) -> np.ndarray:
     """Dark regions that touch the border (air around the patient, collimator bands)."""
-    from scipy import ndimage
+    ndimage = _ndimage()
 
     labels, count = ndimage.label(film <= AIR_LEVEL)
     if count == 0:
@@ -85,7 +92,7 @@ def _outside_body(film: np.ndarray) -> np.ndarray:
 
 def _text_blobs(film: np.ndarray) -> tuple[np.ndarray, int]:
     """Small, sharply brighter blobs near a border (markers, burned-in text), merged per area."""
-    from scipy import ndimage
+    ndimage = _ndimage()
 
     tophat = film - ndimage.grey_opening(film, size=(9, 9))
     labels, _ = ndimage.label(tophat > TEXT_CONTRAST)
@@ -107,7 +114,7 @@ def _text_blobs(film: np.ndarray) -> tuple[np.ndarray, int]:
 
 def build_attention_mask(radiograph: Radiograph) -> AttentionMask:
     """The soft mask for ``radiograph`` (at its own resolution); see the module doc."""
-    from scipy import ndimage
+    ndimage = _ndimage()
 
     film = _small_film(radiograph)
     outside = _outside_body(film)
