@@ -6,7 +6,9 @@ Shoots: the empty window (how to open a film); the AI finding with its warnings 
 DICOM of an 81-year-old (adult film, unvalidated source); the same film's heatmap with its
 colour bar; the main window with the SIIM film (heatmap pinned, withheld for "no pneumonia");
 the batch view after screening the real sample films; the About dialog (model card and
-licence tabs). Uses the bundled model in resources/model. The user's own config is never touched.
+licence tabs); four-corner annotations, the 1×2 layout and the reading tools
+(screenshots_reading.py). Uses the bundled model in resources/model. The user's own config is
+never touched.
 """
 
 from __future__ import annotations
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     window.grab().save(str(args.out_dir / "batch-screening.png"))
 
     # 3. About dialog, model card tab.
-    window.tabs.setCurrentWidget(window.viewer)
+    window.tabs.setCurrentWidget(window.viewer_area)
     dialog = window.show_about()
     dialog.tabs.setCurrentIndex(1)
     settle(app, 0.5)
@@ -127,9 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     dialog.grab().save(str(args.out_dir / "about-licences.png"))
     dialog.reject()
 
+    # 4. The reading room: corner annotations, 1×2 layout, reading tools.
+    from screenshots_reading import shoot_reading
+
+    reading = shoot_reading(app, window, data, args.out_dir, scratch, wait_until, settle)
+
     window.close()
     shots = ("empty-window.png", "ai-finding-warnings.png", "heatmap-colour-bar.png", "main-window.png")
-    for name in (*shots, "batch-screening.png", "about.png", "about-licences.png"):
+    for name in (*shots, "batch-screening.png", "about.png", "about-licences.png", *reading):
         path = args.out_dir / name
         print(f"{path} ({path.stat().st_size // 1024} KiB)")
     return 0

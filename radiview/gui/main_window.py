@@ -37,10 +37,12 @@ from radiview.gui.dialogs.errors import ErrorDialog, show_error
 from radiview.gui.dialogs.settings import SettingsDialog
 from radiview.gui.dialogs.shortcuts import ShortcutsDialog
 from radiview.gui.export import ViewSnapshot, view_report_lines, write_view_pdf, write_view_png
+from radiview.gui.layout import ViewerArea
 from radiview.gui.panels.batch import BatchPanel
 from radiview.gui.panels.empty_hint import EmptyFilmHint
 from radiview.gui.panels.metadata import MetadataPanel
 from radiview.gui.panels.prediction import PANEL_TITLE, PredictionPanel
+from radiview.gui.reading import ReadingRoom
 from radiview.gui.session import Session
 from radiview.gui.viewer import FilmViewer, PixelProbe
 from radiview.gui.workers import (
@@ -131,11 +133,11 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self._build_actions()
         self._build_menus_and_toolbar()
+        self.reading = ReadingRoom(self, self.viewer_area)  # next/prev, corners, tools, 1×2
         self._connect_session()
         self._start_workers()
         self._apply_settings(self.settings, reload_model=False)
         self._request_model()
-        self._default_layout = self.saveState()  # for View ▸ Reset layout
         self._restore_geometry()
 
     # ================================================================= construction ==========
@@ -155,7 +157,8 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.viewer = FilmViewer()
         self.batch_panel = BatchPanel()
-        self.tabs.addTab(self.viewer, "Film")
+        self.viewer_area = ViewerArea(self.viewer)  # frame bar, 1×1 / 1×2 viewports
+        self.tabs.addTab(self.viewer_area, "Film")
         from radiview.assets import sample_films
 
         self.empty_hint = EmptyFilmHint(self.viewer, sample_films())
@@ -271,14 +274,13 @@ class MainWindow(QMainWindow):
         self.heatmap_action = a("Show &heatmap", self._on_heatmap_action, "H", checkable=True)
         self.ruler_action = a("&Ruler (measure distance)", self._on_ruler_action, "M", checkable=True)
         self.clear_measure_action = a("Clear measurements", self._clear_measurements, "Esc")
-        self.reset_layout_action = a("Reset &layout", self.reset_layout)
         self.shortcuts_action = a("&Keyboard shortcuts", self.show_shortcuts, "F1")
         self.about_action = a("&About RadiView", self.show_about)
         self.about_qt_action = a("About &Qt", QApplication.aboutQt)
 
     def _build_menus_and_toolbar(self) -> None:
         menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
+        self.file_menu = file_menu = menu.addMenu("&File")
         file_menu.addAction(self.open_action)
         self.recent_menu = QMenu("Open &recent", self)
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
@@ -294,7 +296,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
-        view_menu = menu.addMenu("&View")
+        self.view_menu = view_menu = menu.addMenu("&View")
         for action in (self.zoom_in_action, self.zoom_out_action, self.fit_action, self.actual_size_action):
             view_menu.addAction(action)
         view_menu.addSeparator()
@@ -317,9 +319,8 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addAction(self.prediction_dock.toggleViewAction())
         view_menu.addAction(self.metadata_dock.toggleViewAction())
-        view_menu.addAction(self.reset_layout_action)
 
-        tools_menu = menu.addMenu("&Tools")
+        self.tools_menu = tools_menu = menu.addMenu("&Tools")
         tools_menu.addAction(self.ruler_action)
         tools_menu.addAction(self.clear_measure_action)
         tools_menu.addAction(self.open_folder_action)
@@ -417,6 +418,8 @@ class MainWindow(QMainWindow):
         self.prediction_panel.set_overlay_defaults(settings.overlay_opacity, settings.colormap)
         self.viewer.set_overlay_opacity(settings.overlay_opacity)
         self.viewer.set_colormap(settings.colormap)
+        for viewer in (self.viewer, self.viewer_area.right_viewer):
+            viewer.set_corner_fields(settings.corner_fields)
         self.batch_panel.recursive_check.setChecked(settings.batch_recursive)
         self.strip_action.setChecked(settings.strip_identifiers)
         if reload_model and settings.device != old.device:
@@ -500,16 +503,17 @@ class MainWindow(QMainWindow):
         files = [p for p in paths if not os.path.isdir(p)]
         if folders:
             self.start_screening(folders[0], self.settings.batch_recursive)
-        if files:
+        if len(files) > 1:
+            self.reading.set_list(files)  # read in this order: PageDown / PageUp
+            self.statusBar().showMessage(f"{len(files)} films to read: PageDown for the next", 5000)
+        elif files:
             self.open_file(files[0])
-            if len(files) > 1:
-                self.statusBar().showMessage(f"Opened the first of {len(files)} files", 5000)
 
     def open_file(self, path: str | os.PathLike[str]) -> int:
         """Load a film in the background; returns its request id."""
         path = os.fspath(path)
         request_id = self.session.begin(path)
-        self.tabs.setCurrentWidget(self.viewer)
+        self.tabs.setCurrentWidget(self.viewer_area)
         loading = f"Loading {os.path.basename(path)}…"
         self._clear_film(loading, loading)  # nothing of the previous film stays while this one loads
         if not self.prediction_panel.pinned:
@@ -653,7 +657,7 @@ class MainWindow(QMainWindow):
         self.viewer.set_overlay_visible(checked)
 
     def _on_ruler_action(self, checked: bool) -> None:
-        self.viewer.set_measuring(checked)
+        self.viewer.set_tool("length" if checked else None)
         self.statusBar().showMessage("Ruler: drag on the film to measure" if checked else "Ruler off", 3000)
 
     def _on_strip_toggled(self, checked: bool) -> None:
@@ -680,14 +684,6 @@ class MainWindow(QMainWindow):
         text = f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
         self.pixel_label.setText(f"x {probe.column}  y {probe.row}  value {text}")
 
-    def reset_layout(self) -> None:
-        """Docks back where a fresh install puts them (a clipped, restored layout is undone)."""
-        self.restoreState(self._default_layout)
-        for dock in (self.prediction_dock, self.metadata_dock):
-            dock.setFloating(False)
-            dock.show()
-        self.resizeDocks([self.prediction_dock], [360], Qt.Orientation.Horizontal)
-
     def _update_title(self, radiograph: Any) -> None:
         name = f" — {radiograph.name}" if radiograph is not None else ""
         self.setWindowTitle(f"{APP_TITLE}{name} — {TITLE_NOTICE}")
@@ -700,7 +696,7 @@ class MainWindow(QMainWindow):
 
     def shortcut_rows(self) -> list[tuple[str, str]]:
         rows = []
-        for action in self.actions():
+        for action in [*self.actions(), *self.viewer_area.films.actions()]:  # + next/previous film
             keys = [s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts()]
             if keys:
                 rows.append((" / ".join(keys), action.text().replace("&", "")))
@@ -864,7 +860,7 @@ class MainWindow(QMainWindow):
             self.viewer.last_measurement,
             flags=self.prediction_panel.flags,
         )
-        return ViewSnapshot(self.viewer.render_film(), tuple(lines))
+        return ViewSnapshot(self.viewer.render_view(strip_identifiers=strip_identifiers), tuple(lines))
 
     def export_view(self, path: str, fmt: str, strip_identifiers: bool = True) -> str | None:
         """Write the current view; errors are shown in a dialog. Returns the path or None."""
@@ -894,6 +890,7 @@ class MainWindow(QMainWindow):
         if self._shut_down:
             return all(t.isFinished() or not t.isRunning() for t in self.worker_threads())
         self._shut_down = True
+        self.reading.shutdown()
         if self._screening is not None:
             self._screening.quit()
         ok = True

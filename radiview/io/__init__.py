@@ -4,7 +4,7 @@
 """
 
 from radiview.io.color import COLOR_TOLERANCE, apply_luminance, colorfulness
-from radiview.io.dicom import read_dicom, read_dicom_tags
+from radiview.io.dicom import read_dicom, read_dicom_frames, read_dicom_tags
 from radiview.io.dicom_luts import apply_lut
 from radiview.io.discovery import is_candidate_file, iter_image_files
 from radiview.io.formats import MAX_PIXELS, sniff_format
@@ -16,6 +16,7 @@ from radiview.io.windowing import (
     DEFAULT_PERCENTILES,
     apply_window,
     apply_window_unit,
+    window_for_bone,
     window_for_preset,
     window_from_percentiles,
 )
@@ -36,9 +37,11 @@ __all__ = [
     "iter_image_files",
     "load_radiograph",
     "read_dicom",
+    "read_dicom_frames",
     "read_dicom_tags",
     "read_image",
     "sniff_format",
+    "window_for_bone",
     "window_for_preset",
     "window_from_percentiles",
 ]

@@ -37,10 +37,16 @@ from radiview.io.dicom_decode import (
     DECODER_PREFERENCE,
     GDCM_DIRECT,
     choose_decoder,
-    decode_first_frame,
+    decode_frame,
 )
 from radiview.io.dicom_luts import apply_gray_pipeline, apply_lut
-from radiview.io.dicom_tags import TagRow, display_metadata, iter_tag_rows, pixel_spacing_mm
+from radiview.io.dicom_tags import (
+    TagRow,
+    display_metadata,
+    iter_tag_rows,
+    pixel_spacing_mm,
+    pixel_spacing_source,
+)
 from radiview.io.formats import check_pixel_count, describe_exception, read_head, sniff_format
 from radiview.io.jpeg_markers import jpeg_header_problem
 from radiview.io.radiograph import Radiograph, Window
@@ -77,8 +83,11 @@ class _Geometry:
 # --------------------------------------------------------------------------- public verbs
 
 
-def read_dicom(path: str | os.PathLike[str]) -> Radiograph:
+def read_dicom(path: str | os.PathLike[str], frame: int | None = None) -> Radiograph:
     """Read a DICOM file (with or without the 128-byte preamble) into a Radiograph.
+
+    ``frame`` picks one frame of a multi-frame file (0-based); None reads the first frame
+    with a warning that the file has more (``load_radiograph``'s contract).
 
     Raises MissingPixelDataError, MissingDecoderError (naming the package to install),
     CorruptFileError, ImageTooLargeError, UnsupportedImageError or UnsupportedFormatError.
@@ -87,8 +96,26 @@ def read_dicom(path: str | os.PathLike[str]) -> Radiograph:
     if sniff_format(read_head(p)) != "dicom":
         raise UnsupportedFormatError("not a DICOM file (no DICM marker or DICOM header)", p)
     ds = _read_dataset(p, stop_before_pixels=False)
+    return _build_guarded(ds, p, frame)
+
+
+def read_dicom_frames(path: str | os.PathLike[str], max_frames: int = 1000) -> tuple[Radiograph, ...]:
+    """Every frame of a DICOM file as Radiographs sharing the header (a one-frame file gives
+    one). The file is read once; each frame is decoded on its own, so memory stays that of
+    the float frames. More than ``max_frames`` frames is refused rather than filling memory."""
+    p = Path(path)
+    if sniff_format(read_head(p)) != "dicom":
+        raise UnsupportedFormatError("not a DICOM file (no DICM marker or DICOM header)", p)
+    ds = _read_dataset(p, stop_before_pixels=False)
+    count = _number_of_frames(ds)
+    if count > max_frames:
+        raise ImageTooLargeError(f"{count} frames (RadiView shows at most {max_frames})", p)
+    return tuple(_build_guarded(ds, p, index) for index in range(count))
+
+
+def _build_guarded(ds: Dataset, p: Path, frame: int | None) -> Radiograph:
     try:
-        return _build_radiograph(ds, p)
+        return _build_radiograph(ds, p, frame)
     except RadiviewError:
         raise
     except MemoryError:
@@ -228,18 +255,23 @@ def _to_gray(
     return pixels, window, None, geo.bits_stored
 
 
-def _build_radiograph(ds: Dataset, path: Path) -> Radiograph:
+def _build_radiograph(ds: Dataset, path: Path, frame: int | None = None) -> Radiograph:
     keyword = _pixel_keyword(ds, path)
     geo = _geometry(ds, path)
+    if frame is not None and not 0 <= frame < geo.frames:
+        raise UnsupportedImageError(f"frame {frame + 1} asked for, the file has {geo.frames}", path)
+    index = frame if frame is not None else 0
     decoder = ""
     if keyword == "PixelData":
-        decoder = choose_decoder(ds, geo.tsyntax, geo.bits_stored, geo.frames, path)
-    arr = decode_first_frame(ds, decoder, geo.frames, geo.samples, path)
+        decoder = choose_decoder(ds, geo.tsyntax, geo.bits_stored, geo.frames, path, index)
+    arr = decode_frame(ds, decoder, geo.frames, geo.samples, path, index)
     warnings: list[str] = []
-    if geo.frames > 1:
+    if geo.frames > 1 and frame is None:
         warnings.append(f"multi-frame image ({geo.frames} frames): showing the first frame only")
     metadata = display_metadata(ds, geo.tsyntax, geo.rows, geo.columns, geo.frames)
     metadata["decoder"] = "gdcm" if decoder == GDCM_DIRECT else decoder or "pydicom"
+    if geo.frames > 1:
+        metadata["frame"] = str(index + 1)
 
     pixels, window, score, bits_stored = _to_gray(arr, ds, geo, metadata, warnings, path)
     if pixels.shape != (geo.rows, geo.columns):
@@ -267,6 +299,7 @@ def _build_radiograph(ds: Dataset, path: Path) -> Radiograph:
         bits_stored=bits_stored,
         default_window=window if window is not None else window_from_percentiles(pixels),
         pixel_spacing_mm=pixel_spacing_mm(ds),
+        pixel_spacing_source=pixel_spacing_source(ds),
         view_position=view,
         photometric=geo.photometric or "MONOCHROME2",
         was_color=score is not None and score > COLOR_TOLERANCE,

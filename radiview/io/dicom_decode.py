@@ -82,7 +82,9 @@ JPEG_FAMILY = frozenset({JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLossless, JPEG
 _JPEG_HEADER_BYTES = 65536 * 4
 
 
-def choose_decoder(ds: Dataset, tsyntax: UID, bits_stored: int, frames: int, path: Path) -> str:
+def choose_decoder(
+    ds: Dataset, tsyntax: UID, bits_stored: int, frames: int, path: Path, index: int = 0
+) -> str:
     """The decoder for ``ds``'s pixel data: a pydicom plugin name, "" (pydicom's native one)
     or ``GDCM_DIRECT``; MissingDecoderError names what to install when there is none.
 
@@ -93,24 +95,26 @@ def choose_decoder(ds: Dataset, tsyntax: UID, bits_stored: int, frames: int, pat
     """
     rows, columns = int(ds.Rows), int(ds.Columns)
     if tsyntax == JPEGExtended12Bit and bits_stored > 8:
-        frame = check_jpeg_frame(ds, frames, rows, columns, path)
+        frame = check_jpeg_frame(ds, frames, rows, columns, path, index)
         if frame.precision > 12 and not frame.lossless and int(ds.get("SamplesPerPixel", 1) or 1) == 1:
             return _require_gdcm(path)
         return _select_plugin(tsyntax, path, ("pylibjpeg",), LIBJPEG_PACKAGE)
     preferred = DECODER_PREFERENCE.get(tsyntax, ())
     plugin = _select_plugin(tsyntax, path, preferred, DECODER_PACKAGE.get(tsyntax, "python-gdcm"))
     if plugin == "gdcm" and tsyntax in JPEG_FAMILY:
-        check_jpeg_frame(ds, frames, rows, columns, path)
+        check_jpeg_frame(ds, frames, rows, columns, path, index)
     return plugin
 
 
-def decode_first_frame(ds: Dataset, decoder: str, frames: int, samples: int, path: Path) -> np.ndarray:
-    """The first frame's stored values as an array ((rows, cols) or (rows, cols, 3))."""
+def decode_frame(
+    ds: Dataset, decoder: str, frames: int, samples: int, path: Path, index: int = 0
+) -> np.ndarray:
+    """Frame ``index``'s stored values as an array ((rows, cols) or (rows, cols, 3))."""
     tsyntax = UID(str(ds.file_meta.TransferSyntaxUID))
     try:
         if decoder == GDCM_DIRECT:
-            return _decode_with_gdcm(ds, frames)
-        arr = decode_pixel_array(ds, index=0 if frames > 1 else None, decoding_plugin=decoder)
+            return _decode_with_gdcm(ds, frames, index)
+        arr = decode_pixel_array(ds, index=index if frames > 1 else None, decoding_plugin=decoder)
     except RadiviewError:
         raise
     except MemoryError:
@@ -126,15 +130,17 @@ def decode_first_frame(ds: Dataset, decoder: str, frames: int, samples: int, pat
     return arr
 
 
-def check_jpeg_frame(ds: Dataset, frames: int, rows: int, columns: int, path: Path) -> JpegFrameHeader:
-    """The first frame's JPEG frame header; CorruptFileError for a structurally broken stream.
+def check_jpeg_frame(
+    ds: Dataset, frames: int, rows: int, columns: int, path: Path, index: int = 0
+) -> JpegFrameHeader:
+    """Frame ``index``'s JPEG frame header; CorruptFileError for a structurally broken stream.
 
     The marker segments up to the start of scan are walked and the frame header must match
     Rows × Columns. Damage inside the entropy-coded data is left to the decoder, which
     reports it as an ordinary error.
     """
     try:
-        frame = get_frame(ds.PixelData, 0, number_of_frames=frames)
+        frame = get_frame(ds.PixelData, index, number_of_frames=frames)
     except Exception as exc:
         raise CorruptFileError(f"damaged encapsulated pixel data ({describe_exception(exc)})", path) from None
     try:
@@ -187,13 +193,13 @@ def _require_gdcm(path: Path) -> str:
     return GDCM_DIRECT
 
 
-def _decode_with_gdcm(ds: Dataset, frames: int) -> np.ndarray:
+def _decode_with_gdcm(ds: Dataset, frames: int, index: int = 0) -> np.ndarray:
     """GDCM decodes one grayscale JPEG frame (the way pydicom's GDCM plugin does, minus its
     refusal of JPEG Extended above 8 bits, which is about true 12-bit streams)."""
     import gdcm
 
     fragment = gdcm.Fragment()
-    fragment.SetByteStringValue(bytes(get_frame(ds.PixelData, 0, number_of_frames=frames)))
+    fragment.SetByteStringValue(bytes(get_frame(ds.PixelData, index, number_of_frames=frames)))
     fragments = gdcm.SequenceOfFragments.New()
     fragments.AddFragment(fragment)
     element = gdcm.DataElement(gdcm.Tag(0x7FE0, 0x0010))

@@ -17,17 +17,31 @@ from pydicom.valuerep import PersonName
 TagRow = tuple[str, str, str, str]
 
 
+_SPACING_KEYWORDS = ("PixelSpacing", "ImagerPixelSpacing")
+
+
+def _spacing_from(ds: Dataset, keyword: str) -> tuple[float, float] | None:
+    value = ds.get(keyword)
+    try:
+        row, col = (float(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    if row > 0 and col > 0 and np.isfinite(row) and np.isfinite(col):
+        return row, col
+    return None
+
+
 def pixel_spacing_mm(ds: Dataset) -> tuple[float, float] | None:
     """(row, column) spacing from Pixel Spacing, else Imager Pixel Spacing; None if neither is valid."""
-    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
-        value = ds.get(keyword)
-        try:
-            row, col = (float(v) for v in value)
-        except (TypeError, ValueError):
-            continue
-        if row > 0 and col > 0 and np.isfinite(row) and np.isfinite(col):
-            return row, col
-    return None
+    return next((s for kw in _SPACING_KEYWORDS if (s := _spacing_from(ds, kw)) is not None), None)
+
+
+def pixel_spacing_source(ds: Dataset) -> str:
+    """Which tag ``pixel_spacing_mm`` came from (see Radiograph.pixel_spacing_source)."""
+    keyword = next((kw for kw in _SPACING_KEYWORDS if _spacing_from(ds, kw) is not None), "")
+    if keyword == "PixelSpacing" and _text(ds, "PixelSpacingCalibrationType"):
+        return "PixelSpacing calibrated"
+    return keyword
 
 
 def display_metadata(ds: Dataset, tsyntax: UID, rows: int, columns: int, frames: int) -> dict[str, str]:
@@ -39,8 +53,10 @@ def display_metadata(ds: Dataset, tsyntax: UID, rows: int, columns: int, frames:
         "age": _text(ds, "PatientAge"),
         "birth_date": _format_date(_text(ds, "PatientBirthDate")),  # age when PatientAge is absent
         "study_date": _format_date(_text(ds, "StudyDate")),
-        "study_description": _text(ds, "StudyDescription"),
+        "study_description": _text(ds, "StudyDescription") or _text(ds, "SeriesDescription"),
         "series_description": _text(ds, "SeriesDescription"),  # "PORTABLE", "SUPINE" → a warning
+        "accession_number": _text(ds, "AccessionNumber"),
+        "patient_orientation": _text(ds, "PatientOrientation"),
         "modality": _text(ds, "Modality"),
         "view_position": _text(ds, "ViewPosition"),
         "body_part": _text(ds, "BodyPartExamined"),

@@ -57,6 +57,10 @@ class Radiograph:
     bits_stored: int
     default_window: Window
     pixel_spacing_mm: tuple[float, float] | None = None  # (row, column) spacing
+    #: Where the spacing came from: "PixelSpacing calibrated" (PixelSpacingCalibrationType set:
+    #: sizes in the patient plane), "PixelSpacing" (no calibration stated), "ImagerPixelSpacing"
+    #: (at the detector: magnified by the beam's divergence), or "" (no spacing).
+    pixel_spacing_source: str = ""
     view_position: str | None = None
     photometric: str = "MONOCHROME2"  # as stored in the file, before any conversion
     was_color: bool = False  # colour input converted to luminance
@@ -80,6 +84,11 @@ class Radiograph:
     @property
     def shape(self) -> tuple[int, int]:
         return (int(self.pixels.shape[0]), int(self.pixels.shape[1]))
+
+    @property
+    def spacing_calibrated(self) -> bool:
+        """True only when the file states a calibration (lengths in mm are then trustworthy)."""
+        return self.pixel_spacing_source == "PixelSpacing calibrated"
 
     @property
     def name(self) -> str:

@@ -68,7 +68,7 @@ def test_screening_fills_a_sortable_filterable_table(qtbot, window, tmp_path) ->
     with qtbot.waitSignal(window.film_loaded, timeout=30000):
         panel.table.doubleClicked.emit(panel.proxy.index(row, 0))
     assert Path(window.session.radiograph.source).name == name
-    assert window.tabs.currentWidget() is window.viewer
+    assert window.tabs.currentWidget() is window.viewer_area
 
 
 def test_cancel_in_the_middle(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
