@@ -164,7 +164,7 @@ def _cmd_gui(files: list[str], model: str | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    return int(run_app(files, bundle_dir=model) if model else run_app(files))
+    return int(run_app(files, bundle_dir=model, exit_when_done=True))
 
 
 # -------------------------------------------------------------------------------- the model

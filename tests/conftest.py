@@ -87,6 +87,9 @@ def build_tiny_bundle(out_dir: Path, seed: int = 0) -> Path:
         },
         "gradcam_target_layer": "features.12",
         "intended_use": "tests only",
+        # Random weights: show every class's map so viewer tests see one (the real card's
+        # policy is tested with the real bundle).
+        "reading_flags": {"no_heatmap_labels": [], "heatmap_min_probability": 0.0},
         "limitations": ["random weights"],
     }
     write_bundle(out_dir, fields, state, half=False)

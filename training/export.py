@@ -20,6 +20,7 @@ import torch
 
 from radiview import RESEARCH_NOTICE
 from radiview.inference.bundle import GATE_PREFIX, ModelCard, write_bundle
+from radiview.inference.flags import DEFAULT_POLICY
 from radiview.inference.gate import spatial_cells
 from radiview.inference.network import RadiviewNet
 from radiview.inference.preprocess import PreprocessConfig, to_input_tensor
@@ -208,6 +209,9 @@ def export_bundle(
         "intended_use": INTENDED_USE,
         "limitations": [*LIMITATIONS, gate_limitation(gate_entry)],
         "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        # Context warnings the app shows beside a reading; lift one (e.g. "adult") only when
+        # this run's own validation answers it.
+        "reading_flags": {k: list(v) if isinstance(v, tuple) else v for k, v in DEFAULT_POLICY.items()},
     }
     state = bundle_state(net, gate["gate"].tensors(), half=half)
     card = write_bundle(out_dir, fields, state, half=False)  # halving done above, gate excepted

@@ -39,8 +39,9 @@ from radiview.gui.dialogs.shortcuts import ShortcutsDialog
 from radiview.gui.export import ViewSnapshot, view_report_lines, write_view_pdf, write_view_png
 from radiview.gui.layout import ViewerArea
 from radiview.gui.panels.batch import BatchPanel
+from radiview.gui.panels.empty_hint import EmptyFilmHint
 from radiview.gui.panels.metadata import MetadataPanel
-from radiview.gui.panels.prediction import PredictionPanel
+from radiview.gui.panels.prediction import PANEL_TITLE, PredictionPanel
 from radiview.gui.reading import ReadingRoom
 from radiview.gui.session import Session
 from radiview.gui.viewer import FilmViewer, PixelProbe
@@ -62,6 +63,8 @@ from radiview.gui.workers import (
     start_worker_thread,
     stop_worker_thread,
 )
+from radiview.inference.attention import build_attention_mask, heatmap_for_display
+from radiview.inference.flags import reading_flags
 from radiview.io.windowing import CHEST_PRESETS
 from radiview.settings import Settings, config_dir, load_settings, save_settings
 
@@ -119,6 +122,7 @@ class MainWindow(QMainWindow):
         self._screening_request: ScreeningRequest | None = None
         self._export_ids = 0
         self._shut_down = False
+        self._attention_mask: Any = None  # the film's body/text mask, built on its first heatmap
 
         self.setWindowTitle(f"{APP_TITLE} — {TITLE_NOTICE}")
         icon = _app_icon()
@@ -155,14 +159,17 @@ class MainWindow(QMainWindow):
         self.batch_panel = BatchPanel()
         self.viewer_area = ViewerArea(self.viewer)  # frame bar, 1×1 / 1×2 viewports
         self.tabs.addTab(self.viewer_area, "Film")
+        from radiview.assets import sample_films
+
+        self.empty_hint = EmptyFilmHint(self.viewer, sample_films())
+        self.empty_hint.open_requested.connect(self.choose_file)
+        self.empty_hint.sample_requested.connect(self.open_file)
         self.tabs.addTab(self.batch_panel, "Batch screening")
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
         self.prediction_panel = PredictionPanel()
-        self.prediction_dock = self._dock(
-            "AI second reader", self.prediction_panel, "predictionDock", scroll=True
-        )
+        self.prediction_dock = self._dock(PANEL_TITLE, self.prediction_panel, "predictionDock", scroll=True)
         self.metadata_panel = MetadataPanel()
         self.metadata_dock = self._dock("Film information", self.metadata_panel, "metadataDock")
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -203,6 +210,8 @@ class MainWindow(QMainWindow):
             area.setFrameShape(QFrame.Shape.NoFrame)
             area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             area.setWidget(widget)
+            # Never narrower than the panel's own minimum: the dock cannot clip its text.
+            area.setMinimumWidth(widget.minimumWidth() + area.verticalScrollBar().sizeHint().width())
             widget = area
         dock.setWidget(widget)
         dock.setFeatures(
@@ -364,6 +373,7 @@ class MainWindow(QMainWindow):
 
     def _connect_session(self) -> None:
         self.session.radiograph_changed.connect(self._update_title)
+        self.session.radiograph_changed.connect(lambda r: self.empty_hint.setVisible(r is None))
         self.session.busy_changed.connect(self._on_session_busy_changed)
 
     def _on_session_busy_changed(self, busy: bool) -> None:
@@ -504,17 +514,29 @@ class MainWindow(QMainWindow):
         path = os.fspath(path)
         request_id = self.session.begin(path)
         self.tabs.setCurrentWidget(self.viewer_area)
-        self.statusBar().showMessage(f"Loading {os.path.basename(path)}…")
-        self.prediction_panel.show_status(f"Loading {os.path.basename(path)}…")
+        loading = f"Loading {os.path.basename(path)}…"
+        self._clear_film(loading, loading)  # nothing of the previous film stays while this one loads
+        if not self.prediction_panel.pinned:
+            self.prediction_panel.overlay_check.setChecked(False)  # off on each new film unless pinned
+        self.statusBar().showMessage(loading)
         self._load_requested.emit(request_id, path)
         return request_id
 
     def close_film(self) -> None:
         self.session.clear()
+        self._clear_film("No film open.")
+        self.statusBar().clearMessage()
+
+    def _clear_film(self, status: str, hint_title: str = "") -> None:
+        """Empty every view of the film: image, reading, heatmap, tags, title, readouts."""
+        self.session.set_radiograph(None)  # → title without a film name, empty hint shown
+        self._attention_mask = None
         self.viewer.set_radiograph(None)
         self.metadata_panel.show_radiograph(None)
-        self.prediction_panel.show_prediction(None)
-        self.prediction_panel.show_status("No film open.")
+        self.prediction_panel.clear(status)
+        for label in (self.pixel_label, self.measure_label, self.zoom_label):
+            label.setText("")
+        self.empty_hint.show_state(hint_title or "No film open")
 
     def _on_loader_loaded(self, result: LoadResult) -> None:
         if not self.session.is_current(result.request_id):
@@ -546,8 +568,10 @@ class MainWindow(QMainWindow):
             return
         self.session.set_busy(False)
         self.statusBar().showMessage(error.message, 8000)
-        if self.session.radiograph is None:
-            self.prediction_panel.show_status("No film open.")
+        if error.title == "Cannot open film":  # a clear empty state, never the last film's
+            name = os.path.basename(error.path or self.session.path or "")
+            self._clear_film(f"Could not open {name}: no film shown.")
+            self.empty_hint.show_state(f"Could not open {name}", error.message)
         self._present_error(error)
 
     def _request_tags(self) -> None:
@@ -575,7 +599,12 @@ class MainWindow(QMainWindow):
             return
         self.session.set_busy(False)
         self.session.set_prediction(result.prediction)
-        self.prediction_panel.show_prediction(result.prediction)
+        radiograph = self.session.radiograph
+        if radiograph is None:  # closed meanwhile (its id would have changed; belt and braces)
+            return
+        card = self.model_info.card if self.model_info is not None else None
+        flags = reading_flags(result.prediction, radiograph.metadata, card, radiograph.view_position)
+        self.prediction_panel.show_prediction(result.prediction, flags)
         self._show_explanation(result.explanation)
         self.prediction_ready.emit(result.prediction)
 
@@ -594,11 +623,19 @@ class MainWindow(QMainWindow):
             self._show_explanation(result.explanation)
 
     def _show_explanation(self, explanation: Any) -> None:
+        """The map as the card's policy and the body/text mask allow, with the panel's note."""
         self.session.set_explanation(explanation)
-        if explanation is None:
-            self.viewer.set_heatmap(None)
-        else:
-            self.viewer.set_heatmap(explanation.heatmap, explanation.label)
+        radiograph = self.session.radiograph
+        if explanation is not None and radiograph is not None and self._attention_mask is None:
+            try:
+                self._attention_mask = build_attention_mask(radiograph)
+            except Exception:  # the mask is an aid: without it the map is shown whole
+                log.exception("attention mask failed for %s", radiograph.name)
+        card = self.model_info.card if self.model_info is not None else None
+        shown = heatmap_for_display(self.session.prediction, explanation, card, self._attention_mask)
+        self.viewer.set_heatmap(shown.heatmap, shown.title)
+        self.prediction_panel.show_heatmap_note(shown.note)
+        if explanation is not None:
             self.explanation_ready.emit(explanation)
 
     def _on_inference_failed(self, error: TaskError) -> None:
@@ -821,6 +858,7 @@ class MainWindow(QMainWindow):
             self.viewer.heatmap_label if overlay else None,
             strip_identifiers,
             self.viewer.last_measurement,
+            flags=self.prediction_panel.flags,
         )
         return ViewSnapshot(self.viewer.render_view(strip_identifiers=strip_identifiers), tuple(lines))
 

@@ -90,6 +90,7 @@ class ModelCard:
     changelog: tuple[ChangelogEntry, ...] = ()
     torch_version: str = ""  # the versions the bundle was exported with ("" on cards <= 1.2.0)
     torchvision_version: str = ""
+    reading_flags: Mapping[str, Any] = field(default_factory=dict)  # radiview.inference.flags policy
 
     @property
     def display_name(self) -> str:
@@ -182,6 +183,7 @@ def _plain_fields(data: Mapping[str, Any], source: str | None) -> dict[str, Any]
             "changelog": tuple(ChangelogEntry.from_dict(e) for e in data.get("changelog", ())),
             "torch_version": str(data.get("torch_version", "")),
             "torchvision_version": str(data.get("torchvision_version", "")),
+            "reading_flags": copy.deepcopy(dict(data.get("reading_flags") or {})),
         }
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelBundleError(f"model card is missing or has a bad field: {exc}", source) from exc

@@ -51,8 +51,10 @@ def display_metadata(ds: Dataset, tsyntax: UID, rows: int, columns: int, frames:
         "patient_id": _text(ds, "PatientID"),
         "sex": _text(ds, "PatientSex"),
         "age": _text(ds, "PatientAge"),
+        "birth_date": _format_date(_text(ds, "PatientBirthDate")),  # age when PatientAge is absent
         "study_date": _format_date(_text(ds, "StudyDate")),
         "study_description": _text(ds, "StudyDescription") or _text(ds, "SeriesDescription"),
+        "series_description": _text(ds, "SeriesDescription"),  # "PORTABLE", "SUPINE" → a warning
         "accession_number": _text(ds, "AccessionNumber"),
         "patient_orientation": _text(ds, "PatientOrientation"),
         "modality": _text(ds, "Modality"),

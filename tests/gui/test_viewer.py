@@ -136,7 +136,7 @@ def test_heatmap_toggle_and_controls(qtbot, window, films) -> None:  # type: ign
             window.prediction_panel.class_combo.findData("covid19")
         )
     assert blocker.args[0].label == "covid19"
-    assert window.viewer.heatmap_label == "covid19"
+    assert window.viewer.heatmap_label == "COVID-19"  # the human class name
     key(qtbot, window, "h")
     assert not window.viewer.overlay_visible
     np.testing.assert_array_equal(shown(window), gray)
