@@ -994,8 +994,26 @@ def finish(
 
     run_dir = Path(args.output_dir)
     t0 = time.perf_counter()
+    cells: dict[str, np.ndarray] | None = None
     if clean_features is not None:
         feats = {s: clean_features(s) for s in SPLITS}
+        if args.gate_layout and clean_cells is not None:
+            cells = {s: clean_cells(s) for s in SPLITS}
+    elif args.gate_layout:  # one pass gives the pooled features and the layout gate's cells
+        both = {
+            s: extract_gate_inputs(
+                net,
+                splits[s].images,
+                config,
+                SPATIAL_GRID,
+                device=device,
+                progress=progress,
+                desc=f"{s} clean",
+            )
+            for s in SPLITS
+        }
+        feats = {s: f for s, (f, _) in both.items()}
+        cells = {s: c for s, (_, c) in both.items()}
     else:
         feats = {
             s: extract_features(
@@ -1024,23 +1042,19 @@ def finish(
     }
     thresholds = youden_thresholds(probs["val"][one["val"]], y["val"][one["val"]])
 
-    cells: dict[str, np.ndarray] | None = None
-    if args.gate_layout:
-        if clean_cells is not None:
-            cells = {s: clean_cells(s) for s in SPLITS}
-        else:
-            cells = {
-                s: extract_gate_inputs(
-                    net,
-                    splits[s].images,
-                    config,
-                    SPATIAL_GRID,
-                    device=device,
-                    progress=progress,
-                    desc=f"{s} gate",
-                )[1]
-                for s in SPLITS
-            }
+    if args.gate_layout and cells is None:
+        cells = {
+            s: extract_gate_inputs(
+                net,
+                splits[s].images,
+                config,
+                SPATIAL_GRID,
+                device=device,
+                progress=progress,
+                desc=f"{s} gate",
+            )[1]
+            for s in SPLITS
+        }
     gate_params, gate_metrics = fit_and_evaluate_gate(net, feats, cells, y, splits, args, config, device)
     test_scores, test_accept = gate_params["test_scores"], gate_params["test_accept"]
 
