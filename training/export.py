@@ -114,6 +114,15 @@ def card_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _recipe_of(run_dir: Path, metrics: dict[str, Any]) -> dict[str, Any]:
+    """The training options of a run (its args.json) that decide what network it trained."""
+    keys = ("mode", "epochs", "batch_size", "lr", "backbone_lr_factor", "lr_schedule", "weight_decay",
+            "bn_train", "augment", "burned_text", "select_metric", "seed")
+    args_file = run_dir / "args.json"
+    args = json.loads(args_file.read_text(encoding="utf-8")) if args_file.is_file() else {}
+    return {**{k: args.get(k) for k in keys}, "best_epoch": metrics.get("best_epoch")}
+
+
 def leave_one_source_out(paths: list[str]) -> dict[str, Any]:
     """card.metrics.leave_one_source_out from the metrics.json of ``--holdout-source`` runs: per held-out
     source its calibrated metrics and gate acceptance, plus that run's own test split figures."""
@@ -130,7 +139,7 @@ def leave_one_source_out(paths: list[str]) -> dict[str, Any]:
                 "macro_auc": m["test"]["macro_auc"],
                 "covid19_sensitivity": m["test"]["per_class"]["covid19"]["sensitivity"],
             },
-            "recipe": {"epochs": m.get("epochs"), "best_epoch": m.get("best_epoch")},
+            "recipe": _recipe_of(Path(path).parent, m),
         }
     return runs
 
