@@ -217,6 +217,7 @@ def export_bundle(
         },
         "intended_use": INTENDED_USE,
         "limitations": [*LIMITATIONS, gate_limitation(gate_entry)],
+        "changelog": CARD_TEXT.get("changelog", []),
         "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
         # Context warnings the app shows beside a reading; lift one (e.g. "adult") only when
         # this run's own validation answers it.
