@@ -409,6 +409,15 @@ class Classifier:
         _, heatmap, index = self._cam(radiograph, label)
         return self._explanation(radiograph, heatmap, index)
 
+    def gradcam_maps(self, batch: torch.Tensor) -> np.ndarray:
+        """Grad-CAM maps (N, H, W) in [0, 1] at the input size, each for its film's top class,
+        for an already preprocessed batch (batch screening's thumbnails: no second decode)."""
+        _, _, maps = self._guarded(
+            "Grad-CAM", lambda: run_gradcam(self.network, self._target_layer, batch.to(self.device))
+        )
+        return maps
+
+
 
 def _color_score(radiograph: Radiograph | None) -> float | None:
     """io's recorded colourfulness of a colour input (metadata strings), if any."""

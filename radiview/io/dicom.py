@@ -580,6 +580,7 @@ def _display_metadata(ds: Dataset, tsyntax: UID, rows: int, columns: int, frames
         "sex": _text(ds, "PatientSex"),
         "age": _text(ds, "PatientAge"),
         "study_date": _format_date(_text(ds, "StudyDate")),
+        "accession": _text(ds, "AccessionNumber"),
         "modality": _text(ds, "Modality"),
         "view_position": _text(ds, "ViewPosition"),
         "body_part": _text(ds, "BodyPartExamined"),
