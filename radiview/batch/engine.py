@@ -166,12 +166,15 @@ def _screen(
             if cancel is not None and cancel.is_set():
                 log.info("screening cancelled with %d films not screened", len(pending))
                 return
+            # Take films in order until a batch is full; errors keep their place in the order.
             batch: list[tuple[ScreeningItem, PreparedFilm | str]] = []
-            while pending and len(batch) < settings.batch_size:
+            films = 0
+            while pending and films < settings.batch_size:
                 item, future = pending.popleft()
                 fill()
                 try:
                     batch.append((item, future.result()))
+                    films += 1
                 except Exception as exc:  # any decoder failure is this film's error, never fatal
                     log.info("%s: %s", item.key, _error_message(exc))
                     batch.append((item, _error_message(exc)))
@@ -291,7 +294,7 @@ def make_thumbnail(image01: np.ndarray, heat01: np.ndarray, shape: tuple[int, in
     from radiview.render import composite_heatmap
 
     rows, cols = shape
-    scale = _THUMB_SIDE / max(rows, cols, 1)
+    scale = min(_THUMB_SIDE, max(image01.shape)) / max(rows, cols, 1)
     size = (max(1, round(cols * scale)), max(1, round(rows * scale)))
     gray = Image.fromarray(np.ascontiguousarray(np.rint(np.clip(image01, 0, 1) * 255), np.uint8))
     heat = Image.fromarray(np.ascontiguousarray(heat01, np.float32), mode="F")
