@@ -89,9 +89,18 @@ def format_csv_row(
 
 
 def encode_row(fields: Sequence[str]) -> bytes:
+    if any("\r" in field for field in fields):
+        # csv quotes only the lineterminator's characters; a bare CR would break reading back.
+        return (",".join(_quote(f) for f in fields) + "\n").encode("utf-8")
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow(fields)
     return buf.getvalue().encode("utf-8")
+
+
+def _quote(field: str) -> str:
+    if any(c in field for c in ',"\r\n'):
+        return '"' + field.replace('"', '""') + '"'
+    return field
 
 
 # ------------------------------------------------------------------------------- reading back
