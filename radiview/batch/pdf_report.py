@@ -113,8 +113,9 @@ def thumbnail_note(records: Sequence[ScreeningRecord], requested: bool) -> str:
     parts = [f"Grad-CAM thumbnails: {shown} of {len(flagged)} flagged films"]
     if earlier:
         parts.append(f"{earlier} were screened in an earlier run (no thumbnail kept)")
-    if len(flagged) - earlier > shown:
-        parts.append(f"capped at {shown} for this run")
+    over = len(flagged) - earlier - shown
+    if over > 0:
+        parts.append(f"{over} over the per-run cap")
     return "; ".join(parts) + "."
 
 
@@ -142,7 +143,7 @@ def _summary_page(
         (f"    unreadable (error): {counts.get('error', 0)}", 10, "normal"),
         ("", 10, "normal"),
         (f"Flagged as not normal: {sum(r.flagged for r in records)}", 10, "normal"),
-        (thumbnail_note(records, thumbs), 10, "normal"),
+        *((part, 10, "normal") for part in thumbnail_note(records, thumbs).split("; ")),
         ("", 10, "normal"),
         ("The heatmaps show model attention, not lesion localisation.", 9, "italic"),
         ("Probabilities are the model's calibrated estimates, not diagnoses.", 9, "italic"),
@@ -157,7 +158,6 @@ def _summary_page(
             fontweight="bold" if weight == "bold" else "normal",
             fontstyle="italic" if weight == "italic" else "normal",
             va="top",
-            wrap=True,
         )
         y -= 0.03 if size < 12 else 0.04
     return fig
