@@ -79,18 +79,16 @@ class _Tally:
     def __init__(self, total: int, resumed: int) -> None:
         self.counts = ScreeningCounts(total=total, resumed=resumed)
         self.start = time.perf_counter()
-        self._first: tuple[float, int] | None = None
+        self._warm: tuple[float, int] | None = None  # when the first batch was done, and the count
 
-    def add(self, status: Status, timed: bool) -> ScreeningCounts:
+    def add(self, status: Status) -> ScreeningCounts:
         c = self.counts
         now = time.perf_counter()
         done = c.done + 1
-        rate = c.rate
-        if timed:
-            if self._first is None:
-                self._first = (now, done)
-            t0, d0 = self._first
-            rate = (done - d0) / (now - t0) if done > d0 and now > t0 else 0.0
+        rate = 0.0
+        if self._warm is not None:
+            t0, d0 = self._warm
+            rate = (done - d0) / (now - t0) if done > d0 and now > t0 else c.rate
         self.counts = ScreeningCounts(
             total=c.total,
             resumed=c.resumed,
@@ -102,6 +100,10 @@ class _Tally:
             rate=rate,
         )
         return self.counts
+
+    def batch_done(self) -> None:
+        if self._warm is None:  # the first batch carries the model's warm-up: rates start here
+            self._warm = (time.perf_counter(), self.counts.done)
 
 
 def iter_screening(
@@ -126,17 +128,19 @@ def iter_screening(
     todo = [item for item in items if item.key not in done]
     tally = _Tally(total=len(previous) + len(todo), resumed=len(previous))
     for record in previous:
-        counts = tally.add(record.status, timed=False)
+        counts = tally.add(record.status)
         if on_progress is not None:
             on_progress(counts)
         yield record
-    for record in _screen(todo, classifier, settings, cancel):
-        if journal is not None:
-            journal.write(record)  # durable before anyone sees it
-        counts = tally.add(record.status, timed=True)
-        if on_progress is not None:
-            on_progress(counts)
-        yield record
+    for batch in _screen(todo, classifier, settings, cancel):
+        for record in batch:
+            if journal is not None:
+                journal.write(record)  # durable before anyone sees it
+            counts = tally.add(record.status)
+            if on_progress is not None:
+                on_progress(counts)
+            yield record
+        tally.batch_done()
 
 
 def _screen(
@@ -144,7 +148,7 @@ def _screen(
     classifier: Any,
     settings: ScreeningSettings,
     cancel: threading.Event | None,
-) -> Iterator[ScreeningRecord]:
+) -> Iterator[list[ScreeningRecord]]:
     if not items:
         return
     config: PreprocessConfig = classifier.preprocess_config
@@ -180,7 +184,7 @@ def _screen(
                     batch.append((item, _error_message(exc)))
             records = _read_batch(classifier, config, batch, stamp, thumbs_left)
             thumbs_left -= sum(r.thumbnail is not None for r in records)
-            yield from records
+            yield records
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
 
