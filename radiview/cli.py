@@ -17,8 +17,9 @@ import argparse
 import json
 import logging
 import sys
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from radiview import RESEARCH_NOTICE, __version__
 from radiview.atomic import atomic_write
@@ -41,18 +42,25 @@ def _setup_logging(verbose: bool) -> None:
     if _handler is not None:
         logger.removeHandler(_handler)
     _handler = logging.StreamHandler(sys.stderr)
-    _handler.radiview = True  # type: ignore[attr-defined]
     _handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logger.addHandler(_handler)
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
     # Library warnings (pydicom, matplotlib, ...) become our own log lines, never raw stderr.
-    logging.captureWarnings(True)
-    library = logging.getLogger("py.warnings")
-    for old in [h for h in library.handlers if getattr(h, "radiview", False)]:
-        library.removeHandler(old)
-    library.addHandler(_handler)
-    library.propagate = False
-    library.setLevel(logging.INFO if verbose else logging.WARNING)
+    warnings.showwarning = _log_library_warning
+
+
+def _log_library_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """``warnings.showwarning`` for the command line: one log line naming the library."""
+    parts = Path(filename).parts
+    source = parts[parts.index("site-packages") + 1] if "site-packages" in parts[:-1] else Path(filename).stem
+    logging.getLogger("radiview.warnings").warning("%s (%s): %s", source, category.__name__, message)
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:

@@ -20,9 +20,9 @@ from PIL import Image
 from radiview import RESEARCH_NOTICE, __version__
 from radiview.batch.csv_report import read_csv_report
 from radiview.cli import main
-from radiview.selftest import build_synthetic_chest
 from radiview.inference.classifier import Classifier
 from radiview.io import load_radiograph
+from radiview.selftest import build_synthetic_chest
 
 REPO = Path(__file__).resolve().parents[1]
 HEADER = [

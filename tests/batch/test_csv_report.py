@@ -58,19 +58,43 @@ def test_header_keeps_the_old_columns_and_appends_the_new_ones() -> None:
 
 def test_rows_fill_prediction_and_probabilities_only_when_ok() -> None:
     ids = Identifiers("MRN-1", "ACC-9", "2024-01-02")
-    row = format_csv_row(ok("a/x.png", (0.123456, 0.5, 0.3, 0.076544), identifiers=ids, flags=("AP", "adult")), LABELS)
-    assert row == ["a/x.png", "ok", "bacterial_pneumonia", "0.1235", "0.5000", "0.3000", "0.0765", "",
-                   MODEL, "MRN-1", "ACC-9", "2024-01-02", "AP;adult"]  # fmt: skip
+    row = format_csv_row(
+        ok("a/x.png", (0.123456, 0.5, 0.3, 0.076544), identifiers=ids, flags=("AP", "adult")), LABELS
+    )
+    assert row == [
+        "a/x.png",
+        "ok",
+        "bacterial_pneumonia",
+        "0.1235",
+        "0.5000",
+        "0.3000",
+        "0.0765",
+        "",
+        MODEL,
+        "MRN-1",
+        "ACC-9",
+        "2024-01-02",
+        "AP;adult",
+    ]
     stripped = format_csv_row(ok("a.png", identifiers=ids), LABELS, strip_identifiers=True)
     assert stripped[-4:-1] == ["", "", ""]
     assert format_csv_row(refused("r.png"), LABELS)[:8] == [
-        "r.png", "refused", "", "", "", "", "", "colour photograph, not a radiograph"
-    ]  # fmt: skip
+        "r.png",
+        "refused",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "colour photograph, not a radiograph",
+    ]
     # Error text lands on one line so the CSV stays line-oriented (resume relies on it).
     assert format_csv_row(error("e.dcm"), LABELS)[7] == "CorruptFileError: truncated JPEG, at byte 12"
 
 
-@pytest.mark.parametrize("name", ["=HYPERLINK(1).png", "+1.png", "-2.png", "@SUM.png", "\tx.png", "\rx.png", "'q.png"])
+@pytest.mark.parametrize(
+    "name", ["=HYPERLINK(1).png", "+1.png", "-2.png", "@SUM.png", "\tx.png", "\rx.png", "'q.png"]
+)
 def test_formula_cells_are_escaped_and_read_back(tmp_path: Path, name: str) -> None:
     assert escape_cell(name) == "'" + name and unescape_cell(escape_cell(name)) == name
     out = report(tmp_path / "r.csv", error(name, "=cmd|' /C calc'!A0"))
@@ -143,8 +167,14 @@ def test_resume_of_a_missing_or_empty_report_starts_fresh(tmp_path: Path) -> Non
         assert out.read_text() == HEADER + "\n"
 
 
-def _row(file: str = "a.png", status: str = "ok", top: str = "normal", probs: str = "0.7000,0.1000,0.1000,0.1000",
-         message: str = "", model: str = MODEL) -> str:  # fmt: skip
+def _row(
+    file: str = "a.png",
+    status: str = "ok",
+    top: str = "normal",
+    probs: str = "0.7000,0.1000,0.1000,0.1000",
+    message: str = "",
+    model: str = MODEL,
+) -> str:
     return f"{file},{status},{top},{probs},{message},{model},,,,\n"
 
 
@@ -194,7 +224,7 @@ def test_resume_refuses_other_labels_old_reports_and_other_models(tmp_path: Path
     with pytest.raises(ReportError, match="older RadiView"):
         CsvReportWriter(old, LABELS, MODEL, mode="resume").open()
     other = report(tmp_path / "other.csv", ok("a.png", model="m@0 ffffffffffff"))
-    with pytest.raises(ReportError, match="m@0 ffffffffffff.*--allow-model-change"):
+    with pytest.raises(ReportError, match=r"m@0 ffffffffffff.*--allow-model-change"):
         CsvReportWriter(other, LABELS, MODEL, mode="resume").open()
     with CsvReportWriter(other, LABELS, MODEL, mode="resume", allow_model_change=True) as writer:
         writer.write(ok("b.png"))

@@ -120,7 +120,9 @@ def test_listing_is_sorted_relative_and_says_why_it_is_empty(
         Image.fromarray(chest_like((40, 40), i)).save(nested / "a" / f"{i}.png")
     listing = list_folder(nested)
     assert listing.items == () and listing.nested == 3
-    assert listing.empty_reason() == f"no films at the top level of {nested}; 3 films in sub-folders: add --recursive"
+    assert listing.empty_reason() == (
+        f"no films at the top level of {nested}; 3 films in sub-folders: add --recursive"
+    )
     empty = list_folder(nested / "a" / "..", recursive=True)
     assert empty.items and not empty.nested
     (tmp_path / "void").mkdir()
@@ -130,7 +132,7 @@ def test_listing_is_sorted_relative_and_says_why_it_is_empty(
 def test_journal_resume_skips_done_items_and_yields_them_first(
     classifier: Classifier, films: tuple[Path, dict[str, str]], tmp_path: Path
 ) -> None:
-    folder, expected = films
+    folder, _ = films
     items = list_folder(folder, recursive=True).items
     out = tmp_path / "journal.csv"
     stamp = model_stamp(classifier.card)
@@ -159,7 +161,9 @@ def test_journal_resume_skips_done_items_and_yields_them_first(
     assert last.error == sum(r.status == "error" for r in second) == 1
 
 
-def test_items_need_not_come_from_a_folder(classifier: Classifier, films: tuple[Path, dict[str, str]]) -> None:
+def test_items_need_not_come_from_a_folder(
+    classifier: Classifier, films: tuple[Path, dict[str, str]]
+) -> None:
     """The PACS path passes its own keys (SOP Instance UIDs) and extra columns."""
     folder, _ = films
     items = [

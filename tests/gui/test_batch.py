@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from radiview.batch.report import read_csv_report
+from radiview.batch.csv_report import read_csv_report
 from tests.gui.conftest import film_pixels
 
 
