@@ -27,6 +27,8 @@ log = logging.getLogger("radiview.batch.report")
 _PAGE = (8.27, 11.69)  # A4 portrait, inches
 _TABLE_ROWS = 44
 _THUMBS_PER_PAGE = (4, 3)  # rows, columns
+_MESSAGE_CELL = 40  # characters of a message the table shows; longer ones are given in full after it
+_NOTE_LINES = 60
 PDF_MAGIC = b"%PDF-"
 
 
@@ -76,6 +78,7 @@ def _render(
 
     pages = [_summary_page(records, model, labels, source, thumbs)]
     pages += _table_pages(records, labels)
+    pages += _message_pages([r for r in records if len(r.message) > _MESSAGE_CELL])
     pages += _thumbnail_pages([r for r in records if r.thumbnail is not None])
     total = len(pages)
     for number, fig in enumerate(pages, start=1):
@@ -184,7 +187,7 @@ def _table_pages(records: list[ScreeningRecord], labels: tuple[str, ...]) -> lis
             row = format_csv_row(record, labels)
             top = row[2].replace("_pneumonia", " pn.")
             cells.append(
-                [_ellipsize(record.key, 34), row[1], top, *row[3 : 3 + n], _ellipsize(record.message, 40)]
+                [_ellipsize(record.key, 34), row[1], top, *row[3 : 3 + n], _ellipsize(record.message, _MESSAGE_CELL)]
             )
         widths = [0.27, 0.07, 0.12] + [0.065] * n + [0.28]
         height = (len(chunk) + 1) / (_TABLE_ROWS + 1)  # same row height on every page
@@ -197,6 +200,24 @@ def _table_pages(records: list[ScreeningRecord], labels: tuple[str, ...]) -> lis
         )
         table.auto_set_font_size(False)
         table.set_fontsize(6)
+        pages.append(fig)
+    return pages
+
+
+def _message_pages(records: list[ScreeningRecord]) -> list[Any]:
+    """Messages too long for the table, in full (a reason is never cut mid-sentence)."""
+    import textwrap
+
+    lines: list[str] = []
+    for record in records:
+        wrapped = textwrap.wrap(f"{record.key}: {record.message}", 110, subsequent_indent="    ")
+        lines += wrapped
+    pages = []
+    for start in range(0, len(lines), _NOTE_LINES):
+        fig = _new_page()
+        fig.text(0.05, 0.965, "Messages in full", fontsize=11, fontweight="bold", va="top")
+        for i, line in enumerate(lines[start : start + _NOTE_LINES]):
+            fig.text(0.05, 0.93 - i * 0.0145, line, fontsize=6.5, va="top", family="monospace")
         pages.append(fig)
     return pages
 

@@ -76,6 +76,14 @@ def test_pdf_has_summary_table_thumbnails_and_the_notice_on_every_page(tmp_path:
     assert "not a medical device" in text.lower()
 
 
+def test_long_messages_are_given_in_full_after_the_table(tmp_path: Path) -> None:
+    long = "the gate refused this film: " + "its layout is far from any chest film in training; " * 4
+    pdf = write_pdf_report(tmp_path / "r.pdf", [error("e.png", long.strip())], "m@1", LABELS, "x")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Messages in full" in text
+    assert "e.png: " + " ".join(long.split()) in " ".join(text.split())
+
+
 def test_thumbnail_note_says_why_a_flagged_film_has_none() -> None:
     from dataclasses import replace
 
