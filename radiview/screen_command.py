@@ -14,10 +14,14 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from radiview import RESEARCH_NOTICE
 from radiview.errors import RadiviewError
+
+if TYPE_CHECKING:
+    from radiview.batch.folder import FolderListing
+    from radiview.batch.report_lock import ReportLock
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -63,6 +67,7 @@ def run_screen(args: argparse.Namespace) -> int:
     """Run ``radiview screen`` with parsed arguments; returns the exit code."""
     from radiview.batch.folder import list_folder
     from radiview.batch.outputs import check_screen_outputs
+    from radiview.batch.report_lock import ReportLock
     from radiview.model_loading import load_classifier
 
     folder, out = Path(args.folder), Path(args.out)
@@ -76,14 +81,30 @@ def run_screen(args: argparse.Namespace) -> int:
     listing = list_folder(folder, args.recursive)
     if not listing.items:
         return _fail(listing.empty_reason(), EXIT_FAILED)
+    # The lock comes first: a second run on this report fails at once, not after the model loads.
+    lock = ReportLock(out)
     try:
-        classifier = load_classifier(args.model, args.device)
+        lock.acquire()
     except RadiviewError as exc:
         return _fail(str(exc), EXIT_USAGE)
-    return _screen(args, listing, classifier, out, pdf)
+    try:
+        try:
+            classifier = load_classifier(args.model, args.device)
+        except RadiviewError as exc:
+            return _fail(str(exc), EXIT_USAGE)
+        return _screen(args, listing, classifier, out, pdf, lock)
+    finally:
+        lock.release()
 
 
-def _screen(args: argparse.Namespace, listing, classifier, out: Path, pdf: Path | None) -> int:  # type: ignore[no-untyped-def]
+def _screen(
+    args: argparse.Namespace,
+    listing: FolderListing,
+    classifier: Any,
+    out: Path,
+    pdf: Path | None,
+    lock: ReportLock,
+) -> int:
     from radiview.batch.csv_report import CsvReportWriter, model_stamp
     from radiview.batch.engine import MAX_THUMBNAILS, ScreeningCounts, ScreeningSettings, iter_screening
     from radiview.batch.pdf_report import write_pdf_report
@@ -91,7 +112,7 @@ def _screen(args: argparse.Namespace, listing, classifier, out: Path, pdf: Path 
     card = classifier.card
     mode = "resume" if args.resume else "overwrite" if args.overwrite else "create"
     report = CsvReportWriter(
-        out, card.labels, model_stamp(card), mode, args.allow_model_change, args.strip_identifiers
+        out, card.labels, model_stamp(card), mode, args.allow_model_change, args.strip_identifiers, lock
     )
     defaults = ScreeningSettings()
     settings = ScreeningSettings(

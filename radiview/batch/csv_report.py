@@ -264,6 +264,7 @@ class CsvReportWriter:
         mode: Mode = "create",
         allow_model_change: bool = False,
         strip_identifiers: bool = False,
+        lock: ReportLock | None = None,
     ) -> None:
         self.path = Path(path)
         self.labels = tuple(labels)
@@ -274,7 +275,9 @@ class CsvReportWriter:
         self.strip_identifiers = strip_identifiers
         self.previous: tuple[ScreeningRecord, ...] = ()
         self.rows_written = 0
-        self._lock = ReportLock(self.path)
+        # A caller may take the lock first (the CLI does, before loading the model) and pass it.
+        self._lock = lock or ReportLock(self.path)
+        self._owns_lock = lock is None
         self._fd: int | None = None
 
     @property
@@ -291,12 +294,16 @@ class CsvReportWriter:
             self._prepare()
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         except OSError as exc:
-            self._lock.release()
+            self._release_lock()
             raise ReportError(f"cannot open the report for writing: {exc.strerror}", self.path) from exc
         except BaseException:
-            self._lock.release()
+            self._release_lock()
             raise
         return self
+
+    def _release_lock(self) -> None:
+        if self._owns_lock:
+            self._lock.release()
 
     def _prepare(self) -> None:
         exists = self.path.exists()
@@ -380,7 +387,7 @@ class CsvReportWriter:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-        self._lock.release()
+        self._release_lock()
 
     def __enter__(self) -> CsvReportWriter:
         return self.open()

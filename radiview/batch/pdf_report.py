@@ -187,7 +187,13 @@ def _table_pages(records: list[ScreeningRecord], labels: tuple[str, ...]) -> lis
             row = format_csv_row(record, labels)
             top = row[2].replace("_pneumonia", " pn.")
             cells.append(
-                [_ellipsize(record.key, 34), row[1], top, *row[3 : 3 + n], _ellipsize(record.message, _MESSAGE_CELL)]
+                [
+                    _ellipsize(record.key, 34),
+                    row[1],
+                    top,
+                    *row[3 : 3 + n],
+                    _ellipsize(record.message, _MESSAGE_CELL),
+                ]
             )
         widths = [0.27, 0.07, 0.12] + [0.065] * n + [0.28]
         height = (len(chunk) + 1) / (_TABLE_ROWS + 1)  # same row height on every page
