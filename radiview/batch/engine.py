@@ -14,16 +14,15 @@ import logging
 import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from radiview.batch.csv_report import CsvReportWriter, model_stamp
-from radiview.batch.decode import PreparedFilm, prepare_film
+from radiview.batch.decode import PreparedFilm
+from radiview.batch.decode_pool import DecodePool
 from radiview.batch.records import ScreeningItem, ScreeningRecord, Status, Thumbnail
 from radiview.errors import RadiviewError
 
@@ -50,6 +49,7 @@ class ScreeningSettings:
     batch_size: int = 16
     workers: int = field(default_factory=default_workers)
     thumbnails: int = 0  # Grad-CAM thumbnails for the first N flagged films (0: none)
+    processes: bool = True  # decode in worker processes (False: threads, e.g. to debug a decoder)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.workers < 1 or self.thumbnails < 0:
@@ -156,37 +156,33 @@ def _screen(
     thumbs_left = settings.thumbnails
     # Films waiting for the model; bounded so a huge run never piles up in memory.
     window = max(2 * settings.batch_size, 2 * settings.workers)
-    executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="radiview-decode")
-    pending: deque[tuple[ScreeningItem, Future[PreparedFilm]]] = deque()
-    queue = iter(items)
-
-    def fill() -> None:
-        while len(pending) < window and (item := next(queue, None)) is not None:
-            pending.append((item, executor.submit(prepare_film, item.path, config)))
-
+    pool = DecodePool(config, settings.workers, settings.processes, window)
+    prepared = pool.iter_prepared(items)
     try:
-        fill()
-        while pending:
+        while True:
             if cancel is not None and cancel.is_set():
-                log.info("screening cancelled with %d films not screened", len(pending))
+                log.info("screening cancelled")
                 return
             # Take films in order until a batch is full; errors keep their place in the order.
             batch: list[tuple[ScreeningItem, PreparedFilm | str]] = []
             films = 0
-            while pending and films < settings.batch_size:
-                item, future = pending.popleft()
-                fill()
-                try:
-                    batch.append((item, future.result()))
+            for item, result in prepared:
+                if isinstance(result, PreparedFilm):
+                    batch.append((item, result))
                     films += 1
-                except Exception as exc:  # any decoder failure is this film's error, never fatal
-                    log.info("%s: %s", item.key, _error_message(exc))
-                    batch.append((item, _error_message(exc)))
+                else:
+                    log.info("%s: %s", item.key, _error_message(result))
+                    batch.append((item, _error_message(result)))
+                if films >= settings.batch_size:
+                    break
+            if not batch:
+                return
             records = _read_batch(classifier, config, batch, stamp, thumbs_left)
             thumbs_left -= sum(r.thumbnail is not None for r in records)
             yield records
     finally:
-        executor.shutdown(wait=False, cancel_futures=True)
+        prepared.close()
+        pool.close()
 
 
 def _error_message(exc: BaseException) -> str:

@@ -232,7 +232,8 @@ def test_unexpected_exception_becomes_an_error_row_with_its_type(
         return original(path)
 
     monkeypatch.setattr(radiview.io, "load_radiograph", failing)
-    results = {r.file: r for r in screen(folder, classifier, batch_size=4)}
+    # In threads: a worker process would import the real loader, not this patched one.
+    results = {r.file: r for r in screen(folder, classifier, batch_size=4, processes=False)}
     assert results["film_1.png"].status == "error"
     assert results["film_1.png"].message == "ZeroDivisionError: injected fault"
     assert results["film_2.png"].status == "ok"

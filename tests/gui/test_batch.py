@@ -133,7 +133,8 @@ def test_export_csv_and_pdf_with_the_cli_writers(qtbot, window, tmp_path) -> Non
         window.export_screening(str(pdf_path), "pdf")
     assert pdf_path.read_bytes()[:5] == b"%PDF-"
     assert shutil.which("pdftotext"), "poppler-utils is a test requirement (packaging/apt-packages.txt)"
-    text = subprocess.run(["pdftotext", str(pdf_path), "-"], capture_output=True, text=True, check=True).stdout
+    pdftotext = subprocess.run(["pdftotext", str(pdf_path), "-"], capture_output=True, text=True, check=True)
+    text = pdftotext.stdout
     assert "not a medical device" in text.lower()
     # Thumbnails were made during the run, one per flagged film, with no second decode.
     flagged = [r for r in window.batch_panel.model.results if r.flagged]
