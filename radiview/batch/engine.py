@@ -50,6 +50,7 @@ class ScreeningSettings:
     workers: int = field(default_factory=default_workers)
     thumbnails: int = 0  # Grad-CAM thumbnails for the first N flagged films (0: none)
     processes: bool = True  # decode in worker processes (False: threads, e.g. to debug a decoder)
+    reduced_precision: bool = True  # on CUDA: bf16/fp16 autocast if the first batch shows parity
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.workers < 1 or self.thumbnails < 0:
@@ -157,6 +158,7 @@ def _screen(
     # Films waiting for the model; bounded so a huge run never piles up in memory.
     window = max(2 * settings.batch_size, 2 * settings.workers)
     pool = DecodePool(config, settings.workers, settings.processes, window)
+    check_precision = settings.reduced_precision and _on_cuda(classifier)
     prepared = pool.iter_prepared(items)
     try:
         while True:
@@ -177,12 +179,35 @@ def _screen(
                     break
             if not batch:
                 return
+            if check_precision and any(isinstance(film, PreparedFilm) for _, film in batch):
+                _check_precision(classifier, config, batch)
+                check_precision = False
             records = _read_batch(classifier, config, batch, stamp, thumbs_left)
             thumbs_left -= sum(r.thumbnail is not None for r in records)
             yield records
     finally:
         prepared.close()
         pool.close()
+
+
+def _on_cuda(classifier: Any) -> bool:
+    return getattr(getattr(classifier, "device", None), "type", "") == "cuda"
+
+
+def _check_precision(
+    classifier: Any, config: PreprocessConfig, batch: list[tuple[ScreeningItem, PreparedFilm | str]]
+) -> None:
+    """Autocast for the rest of the run only if this batch reads the same as in fp32."""
+    import torch
+
+    from radiview.inference.preprocess import to_input_tensor
+
+    films = [film for _, film in batch if isinstance(film, PreparedFilm)]
+    try:
+        classifier.check_reduced_precision(torch.stack([to_input_tensor(f.image, config) for f in films]))
+    except Exception as exc:  # the check is an optimisation: fp32 is always right
+        log.info("reduced-precision check failed (%s); fp32 kept", _error_message(exc))
+        classifier.reduced_precision = None
 
 
 def _error_message(exc: BaseException) -> str:
@@ -239,7 +264,10 @@ def _predict(
     if not tensors:
         return []
     try:
-        return list(classifier.predict_tensors(torch.stack(tensors), [f.gate_view for f in films]))
+        batch = torch.stack(tensors)
+        if _on_cuda(classifier):
+            batch = batch.pin_memory()  # lets the copy to the GPU run asynchronously
+        return list(classifier.predict_tensors(batch, [f.gate_view for f in films]))
     except Exception as exc:
         if len(tensors) == 1:
             log.warning("%s: prediction failed: %s", keys[0], _error_message(exc))
