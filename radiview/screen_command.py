@@ -20,7 +20,10 @@ from radiview import RESEARCH_NOTICE
 from radiview.errors import RadiviewError
 
 if TYPE_CHECKING:
+    from radiview.batch.csv_report import CsvReportWriter
+    from radiview.batch.engine import ScreeningCounts, ScreeningSettings
     from radiview.batch.folder import FolderListing
+    from radiview.batch.records import ScreeningRecord
     from radiview.batch.report_lock import ReportLock
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -106,7 +109,7 @@ def _screen(
     lock: ReportLock,
 ) -> int:
     from radiview.batch.csv_report import CsvReportWriter, model_stamp
-    from radiview.batch.engine import MAX_THUMBNAILS, ScreeningCounts, ScreeningSettings, iter_screening
+    from radiview.batch.engine import MAX_THUMBNAILS, ScreeningSettings
     from radiview.batch.pdf_report import write_pdf_report
 
     card = classifier.card
@@ -120,63 +123,71 @@ def _screen(
         workers=args.workers or defaults.workers,
         thumbnails=MAX_THUMBNAILS if pdf is not None else 0,
     )
-    cancel = threading.Event()
     try:
         report.open()  # lock, then validate a resumed report: all before screening
     except RadiviewError as exc:
         return _fail(str(exc), EXIT_USAGE)
     with report:
-        todo = sum(1 for item in listing.items if item.key not in report.done)
-        if report.previous:
-            print(f"resuming: {len(report.previous)} files already in {out}, {todo} to go", file=sys.stderr)
-        progress = _Progress(todo)
-        final = [ScreeningCounts(total=todo)]
-
-        def on_progress(counts: ScreeningCounts) -> None:
-            final[0] = counts
-            if counts.done > counts.resumed:
-                progress.update(counts.screened, counts.rate)
-
-        records = iter_screening(
-            listing.items,
-            classifier,
-            journal=report,
-            settings=settings,
-            cancel=cancel,
-            on_progress=on_progress,
-        )
-        kept = []
-        try:
-            for record in records:
-                kept.append(record)
-        except KeyboardInterrupt:
-            cancel.set()
-            records.close()
-            progress.finish()
-            print(
-                f"\ninterrupted: {report.rows_written} rows written to {out}; "
-                "run again with --resume to finish",
-                file=sys.stderr,
-            )
-            return EXIT_INTERRUPTED
-        except RadiviewError as exc:  # the report became unwritable (disk full, ...)
-            progress.finish()
-            return _fail(str(exc), EXIT_USAGE)
-        progress.finish()
-        counts = final[0]
+        code, records, counts = _run(listing, classifier, report, settings)
+        if code is not None:
+            return code
         print(
-            f"screened {counts.screened} files this run; report holds {len(kept)}: "
+            f"screened {counts.screened} files this run; report holds {len(records)}: "
             f"{counts.ok} ok, {counts.refused} refused, {counts.error} error -> {out}",
             file=sys.stderr,
         )
         if pdf is not None:
             try:
-                write_pdf_report(pdf, kept, card.display_name, card.labels, str(listing.folder))
+                write_pdf_report(pdf, records, card.display_name, card.labels, str(listing.folder))
             except RadiviewError as exc:
                 return _fail(str(exc), EXIT_USAGE)
             print(f"PDF report: {pdf}", file=sys.stderr)
     print(RESEARCH_NOTICE, file=sys.stderr)
     return EXIT_FAILED if counts.error else EXIT_OK
+
+
+def _run(
+    listing: FolderListing, classifier: Any, report: CsvReportWriter, settings: ScreeningSettings
+) -> tuple[int | None, list[ScreeningRecord], ScreeningCounts]:
+    """Screen with a progress line; (exit code if the run stopped early, records, counts)."""
+    from radiview.batch.engine import ScreeningCounts, iter_screening
+
+    todo = sum(1 for item in listing.items if item.key not in report.done)
+    if report.previous:
+        print(
+            f"resuming: {len(report.previous)} files already in {report.path}, {todo} to go", file=sys.stderr
+        )
+    progress = _Progress(todo)
+    final = [ScreeningCounts(total=todo)]
+
+    def on_progress(counts: ScreeningCounts) -> None:
+        final[0] = counts
+        if counts.done > counts.resumed:
+            progress.update(counts.screened, counts.rate)
+
+    cancel = threading.Event()
+    records = iter_screening(
+        listing.items, classifier, journal=report, settings=settings, cancel=cancel, on_progress=on_progress
+    )
+    kept: list[ScreeningRecord] = []
+    try:
+        for record in records:
+            kept.append(record)
+    except KeyboardInterrupt:
+        cancel.set()
+        records.close()
+        progress.finish()
+        print(
+            f"\ninterrupted: {report.rows_written} rows written to {report.path}; "
+            "run again with --resume to finish",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED, kept, final[0]
+    except RadiviewError as exc:  # the report became unwritable (disk full, ...)
+        progress.finish()
+        return _fail(str(exc), EXIT_USAGE), kept, final[0]
+    progress.finish()
+    return None, kept, final[0]
 
 
 def add_screen_arguments(parser: argparse.ArgumentParser) -> None:

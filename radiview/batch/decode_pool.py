@@ -1,9 +1,9 @@
 """Decoding + the numpy half of preprocessing in worker PROCESSES, results in the items' order.
 
 Processes, not threads: pydicom's pure-Python parsing, Pillow's and numpy's small steps hold
-the GIL often enough that 8 decoding threads gave 1.4x, not 8x. Workers come from a
-``forkserver`` (Linux) that has imported the decoders once, so a worker starts in
-milliseconds and never inherits the model's threads; elsewhere ``spawn``. At most ``window``
+the GIL often enough that 8 decoding threads gave 1.4x, not 8x. Workers are spawned fresh
+(they import the decoders, and torch with them, once per run: a second or two), never forked
+from the process that runs the model. At most ``window``
 films are in flight, so memory stays bounded however long the run; each result is matched to
 its item, so the order of completion never matters.
 
@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import signal
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -42,12 +44,21 @@ def processes_available() -> bool:
     return not getattr(sys, "frozen", False)
 
 
-def _process_context() -> multiprocessing.context.BaseContext:
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["radiview.batch.decode"])
-        return ctx
-    return multiprocessing.get_context("spawn")
+def _init_worker(parent_pid: int) -> None:
+    """In each worker process: Ctrl-C is the main process's to handle (it cancels the run and
+    stops the pool), and on Linux the worker dies with its parent, so a killed run leaves no
+    orphan decoding process behind (holding, say, the terminal's or a pipe's output open)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            pr_set_pdeathsig = 1
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+            os._exit(0)
 
 
 class DecodePool:
@@ -71,7 +82,14 @@ class DecodePool:
 
     def _new_executor(self) -> Executor:
         if self.processes:
-            return ProcessPoolExecutor(max_workers=self.workers, mp_context=_process_context())
+            # spawn, not fork (the model's threads must not be copied mid-lock) nor forkserver
+            # (its server outlives a killed run and keeps the run's output pipes open).
+            return ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(os.getpid(),),
+            )
         return ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="radiview-decode")
 
     def _submit(self, item: ScreeningItem) -> Future[PreparedFilm]:
