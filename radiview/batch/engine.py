@@ -118,7 +118,8 @@ def iter_screening(
 ) -> Iterator[ScreeningRecord]:
     """Screen ``items`` in their order; yields one record per item.
 
-    Items whose key the journal already holds are skipped (their earlier records come first).
+    Items whose key the journal already holds are skipped (their earlier records come first),
+    and so is a repeated key.
     A film that cannot be read, or whose prediction fails, gives an ``error`` record with the
     reason; a film the input gate refuses gives a ``refused`` record with the gate's reason.
     Setting ``cancel`` stops the run between batches: every record already yielded stands.
@@ -126,7 +127,11 @@ def iter_screening(
     settings = settings or ScreeningSettings()
     previous = journal.previous if journal is not None else ()
     done = {record.key for record in previous}
-    todo = [item for item in items if item.key not in done]
+    todo = []
+    for item in items:  # a key is screened once (a report's keys are unique)
+        if item.key not in done:
+            done.add(item.key)
+            todo.append(item)
     tally = _Tally(total=len(previous) + len(todo), resumed=len(previous))
     for record in previous:
         counts = tally.add(record.status)

@@ -170,7 +170,7 @@ def test_items_need_not_come_from_a_folder(
         ScreeningItem("1.2.3.4", folder / "film_0.png", {"study_uid": "1.2.3"}),
         ScreeningItem("1.2.3.5", folder / "broken.png", {"study_uid": "1.2.3"}),
     ]
-    records = list(iter_screening(items, classifier))
+    records = list(iter_screening([*items, items[0]], classifier))  # a repeated key is screened once
     assert [(r.key, r.status) for r in records] == [("1.2.3.4", "ok"), ("1.2.3.5", "error")]
     assert all(r.extra["study_uid"] == "1.2.3" for r in records)
     assert all(r.model == model_stamp(classifier.card) for r in records)
