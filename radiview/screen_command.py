@@ -20,7 +20,7 @@ from radiview import RESEARCH_NOTICE
 from radiview.errors import RadiviewError
 
 if TYPE_CHECKING:
-    from radiview.batch.csv_report import CsvReportWriter
+    from radiview.batch.csv_report import CsvReportWriter, Mode
     from radiview.batch.engine import ScreeningCounts, ScreeningSettings
     from radiview.batch.folder import FolderListing
     from radiview.batch.records import ScreeningRecord
@@ -113,7 +113,7 @@ def _screen(
     from radiview.batch.pdf_report import write_pdf_report
 
     card = classifier.card
-    mode = "resume" if args.resume else "overwrite" if args.overwrite else "create"
+    mode: Mode = "resume" if args.resume else "overwrite" if args.overwrite else "create"
     report = CsvReportWriter(
         out, card.labels, model_stamp(card), mode, args.allow_model_change, args.strip_identifiers, lock
     )

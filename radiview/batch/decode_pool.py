@@ -21,7 +21,7 @@ import os
 import signal
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -106,7 +106,7 @@ class DecodePool:
 
     def iter_prepared(
         self, items: Iterable[ScreeningItem]
-    ) -> Iterator[tuple[ScreeningItem, PreparedFilm | Exception]]:
+    ) -> Generator[tuple[ScreeningItem, PreparedFilm | Exception], None, None]:
         queue = iter(items)
         pending: deque[tuple[ScreeningItem, Future[PreparedFilm]]] = deque()
 

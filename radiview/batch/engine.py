@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -115,7 +115,7 @@ def iter_screening(
     settings: ScreeningSettings | None = None,
     cancel: threading.Event | None = None,
     on_progress: Callable[[ScreeningCounts], None] | None = None,
-) -> Iterator[ScreeningRecord]:
+) -> Generator[ScreeningRecord, None, None]:
     """Screen ``items`` in their order; yields one record per item.
 
     Items whose key the journal already holds are skipped (their earlier records come first),
@@ -237,7 +237,7 @@ def _read_batch(
     by_index = dict(zip((i for i, _ in films), outcomes, strict=True))
     records = []
     for index, (item, film) in enumerate(batch):
-        outcome = by_index.get(index, film)
+        outcome = by_index.get(index, film if isinstance(film, str) else "not predicted")
         if isinstance(outcome, str):
             records.append(ScreeningRecord(item.key, "error", None, outcome, model=stamp, extra=item.extra))
             continue
