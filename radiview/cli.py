@@ -58,9 +58,9 @@ def _log_library_warning(
     line: str | None = None,
 ) -> None:
     """``warnings.showwarning`` for the command line: one log line naming the library."""
-    parts = Path(filename).parts
-    source = parts[parts.index("site-packages") + 1] if "site-packages" in parts[:-1] else Path(filename).stem
-    logging.getLogger("radiview.warnings").warning("%s (%s): %s", source, category.__name__, message)
+    from radiview.batch.decode import library_warning_text
+
+    logging.getLogger("radiview.warnings").warning("%s", library_warning_text(message, category, filename))
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:

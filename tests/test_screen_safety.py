@@ -205,3 +205,19 @@ def test_a_second_run_on_a_locked_report_fails_at_once(tiny_bundle: Path, tmp_pa
     rows = read_csv_report(out)
     assert sorted(r["file"] for r in rows) == [f"film_{i:02d}.jpg" for i in range(80)]  # all, once
     assert not os.path.exists(str(out) + ".lock")
+
+
+@pytest.mark.realdata
+def test_a_decoder_warning_in_a_worker_process_never_reaches_stderr_raw(
+    tiny_bundle: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    """pydicom warns about a cut encapsulated DICOM inside the decoding worker process."""
+    folder = make_folder(tmp_path / "films", n=1, broken=False)
+    source = next((data_dir / "dicom").glob("siim-acr_1.2.276*.dcm"))
+    (folder / "cut.dcm").write_bytes(source.read_bytes()[:60000])
+    cmd = _cli("screen", str(folder), "--out", str(tmp_path / "r.csv"), "--model", str(tiny_bundle))
+    done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1  # the cut film is an error row
+    assert "UserWarning" not in done.stderr and "warn_and_log" not in done.stderr, done.stderr
+    rows = {r["file"]: r for r in read_csv_report(tmp_path / "r.csv")}
+    assert rows["cut.dcm"]["status"] == "error" and "truncated" in rows["cut.dcm"]["message"]

@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import warnings
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -27,7 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from radiview.batch.decode import PreparedFilm, prepare_film
+from radiview.batch.decode import PreparedFilm, collect_warning, prepare_film
 from radiview.batch.records import ScreeningItem
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ def _init_worker(parent_pid: int) -> None:
     stops the pool), and on Linux the worker dies with its parent, so a killed run leaves no
     orphan decoding process behind (holding, say, the terminal's or a pipe's output open)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    warnings.showwarning = collect_warning  # into the film's record, not raw onto stderr
     if sys.platform.startswith("linux"):
         try:
             import ctypes

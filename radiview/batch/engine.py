@@ -175,6 +175,8 @@ def _screen(
             films = 0
             for item, result in prepared:
                 if isinstance(result, PreparedFilm):
+                    for warning in result.warnings:
+                        log.info("%s: %s", item.key, warning)
                     batch.append((item, result))
                     films += 1
                 else:
