@@ -237,3 +237,19 @@ def test_cancelled_run_resumes_from_its_journal(qtbot, window, tmp_path) -> None
 
     run_screening(qtbot, window, folder)
     assert panel.resumed == 0 and panel.model.rowCount() == 30
+
+
+def test_a_folder_screened_by_another_window_is_refused_not_corrupted(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from radiview.batch.csv_report import model_stamp
+    from radiview.batch.report_lock import ReportLock
+    from radiview.gui.workers import screening_journal_path
+
+    folder = make_folder(tmp_path / "shared", 3)
+    journal = screening_journal_path(str(folder), True, model_stamp(window.model_info.card))
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    with ReportLock(journal), qtbot.waitSignal(window.error_shown, timeout=60000) as blocker:
+        window.start_screening(str(folder), True)
+    assert "being screened by another RadiView window" in blocker.args[0].message
+    qtbot.waitUntil(lambda: not window.screening_running, timeout=30000)
+    assert window.batch_panel.model.rowCount() == 0 and not journal.exists()
+    assert run_screening(qtbot, window, folder).done == 3  # once the other window is done
