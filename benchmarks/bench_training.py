@@ -84,31 +84,97 @@ def bench_finetune(steps: int, batch: int = 16) -> float:
     return steps * batch / (time.perf_counter() - t0)
 
 
+def bench_pipelines(steps: int, batch: int, device: str) -> tuple[float, float, float]:
+    """Whole-network fine-tune films/s: raw train step on ready tensors, the batched on-device pipeline
+    (cached uint8 → BatchAugment with burned-in text → normalise → step) and the film-by-film
+    pipeline (FilmDataset + DataLoader, ``source`` augmentation per film in Python)."""
+    from torch.utils.data import DataLoader
+
+    from training.batch_augment import BatchAugment
+    from training.burned_text import marker_bank
+    from training.data.dataset import FilmDataset
+    from training.device_batches import DeviceFilmBatches
+
+    cuda = device.startswith("cuda")
+    net = build_network().to(device)
+    if cuda:
+        net = net.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+    net.train()
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> None:
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+            loss = nn.functional.cross_entropy(net(x).float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def timed(batches) -> float:  # type: ignore[no-untyped-def]
+        it = iter(batches)
+        step(*next(it))  # warm-up
+        if cuda:
+            torch.cuda.synchronize()
+        t0, n = time.perf_counter(), 0
+        for x, y in it:
+            step(x.to(device), torch.as_tensor(y).to(device))
+            n += len(y)
+        if cuda:
+            torch.cuda.synchronize()
+        return n / (time.perf_counter() - t0)
+
+    n = batch * (steps + 1)
+    images = np.random.default_rng(0).integers(0, 256, (n, 224, 224), dtype=np.uint8)
+    labels = np.arange(n) % 4
+    x = torch.randn(batch, 3, 224, 224, device=device)
+    y = torch.randint(0, 4, (batch,), device=device)
+    raw = timed([(x, y)] * (steps + 1))
+    aug = BatchAugment(markers=torch.from_numpy(marker_bank(64, 224, 224)).to(device), text_p=0.5)
+    device_rate = timed(
+        DeviceFilmBatches(images, labels, PreprocessConfig(), device, batch, augment=aug, channels_last=cuda)
+    )
+    films = FilmDataset(images, labels, PreprocessConfig(), build_augment("source"))
+    film_rate = timed(DataLoader(films, batch_size=batch, num_workers=0))
+    return raw, device_rate, film_rate
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--images", type=int, default=128, help="films per feature-extraction measurement")
-    p.add_argument("--run-dir", default="runs/bundle",
-                   help="a real run whose metrics.json gives the retrain time")
+    p.add_argument(
+        "--run-dir", default="runs/bundle", help="a real run whose metrics.json gives the retrain time"
+    )
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s); "
-          "figures on a shared machine vary")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s); "
+        "figures on a shared machine vary"
+    )
     print(f"frozen: feature extraction, clean        {bench_extract(args.images, 'none'):7.1f} films/s")
     print(f"frozen: feature extraction, 'source' aug {bench_extract(args.images, 'source'):7.1f} films/s")
     print(f"frozen: head training (batch 16)         {bench_head(200):7.0f} films/s")
     print(f"frozen --trainable-from 10: tail fwd+bwd {bench_tail(10):7.1f} films/s")
     print(f"finetune: forward+backward (batch 16)    {bench_finetune(5):7.1f} films/s")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    batch = 256 if device == "cuda" else 32
+    raw, on_device, by_film = bench_pipelines(20 if device == "cuda" else 4, batch, device)
+    print(
+        f"finetune on {device}, batch {batch}: raw train step {raw:7.1f} films/s; batched on-device pipeline "
+        f"{on_device:7.1f} films/s (ratio {on_device / raw:.2f}); film-by-film DataLoader pipeline "
+        f"{by_film:7.1f} films/s (ratio {by_film / raw:.2f})"
+    )
     metrics = Path(args.run_dir) / "metrics.json"
     if metrics.is_file():
         m = json.loads(metrics.read_text())
         t = m.get("timings", {})
-        print(f"real frozen retrain ({args.run_dir}): total {t.get('total_s', float('nan')) / 60:.1f} min "
-              f"(data {t.get('data_s', 0):.0f} s, features {t.get('features_s', 0):.0f} s, "
-              f"training {t.get('train_s', 0):.0f} s for {m.get('epochs')} epochs, "
-              f"evaluation+gate {t.get('evaluate_s', 0):.0f} s; "
-              f"feature passes read from the cache: {t.get('feature_passes_from_cache', 'not recorded')})")
+        print(
+            f"real frozen retrain ({args.run_dir}): total {t.get('total_s', float('nan')) / 60:.1f} min "
+            f"(data {t.get('data_s', 0):.0f} s, features {t.get('features_s', 0):.0f} s, "
+            f"training {t.get('train_s', 0):.0f} s for {m.get('epochs')} epochs, "
+            f"evaluation+gate {t.get('evaluate_s', 0):.0f} s; "
+            f"feature passes read from the cache: {t.get('feature_passes_from_cache', 'not recorded')})"
+        )
     else:
         print(f"no {metrics}: run the README's command to time a full frozen retrain")
 

@@ -2,9 +2,13 @@
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python packaging/screenshots.py docs/screenshots
 
-Shoots: the main window with a real chest film and its Grad-CAM overlay; the batch view after
-screening the real sample films; the About dialog (model card and licence tabs). Uses the
-bundled model in resources/model. The user's own config is never touched.
+Shoots: the empty window (how to open a film); the AI finding with its warnings on the NIH
+DICOM of an 81-year-old (adult film, unvalidated source); the same film's heatmap with its
+colour bar; the main window with the SIIM film (heatmap pinned, withheld for "no pneumonia");
+the batch view after screening the real sample films; the About dialog (model card and
+licence tabs); four-corner annotations, the 1×2 layout and the reading tools
+(screenshots_reading.py). Uses the bundled model in resources/model. The user's own config is
+never touched.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     dicoms = sorted((data / "dicom").glob("siim-acr_1.*.dcm"))
     film = args.film or (dicoms[0] if dicoms else data / "samples" / "normal__ieee8023__8fc103ca.jpg")
+    adult = next(iter(sorted((data / "dicom").glob("nih-cxr14_*.dcm"))), film)
 
     from radiview.gui.app import apply_dark_theme, ensure_application
     from radiview.gui.main_window import MainWindow
@@ -82,11 +87,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"model failed: {window.model_error.message}", file=sys.stderr)
         return 1
 
-    # 1. Main window: real film, prediction, heatmap overlay.
-    window.open_file(str(film))
-    wait_until(app, lambda: window.session.prediction is not None or window.last_error is not None)
+    # 1. The empty window: how to open a film.
+    settle(app, 0.5)
+    window.grab().save(str(args.out_dir / "empty-window.png"))
+
+    # 2. The AI finding with its warnings (heatmap off: the default on a new film) ...
+    def open_and_read(path: Path) -> None:
+        window.open_file(str(path))
+        wait_until(app, lambda: window.session.explanation is not None or window.last_error is not None)
+        settle(app, 1.0)
+
+    open_and_read(adult)
+    window.grab().save(str(args.out_dir / "ai-finding-warnings.png"))
+    # 3. ... and its heatmap with the colour bar.
     window.prediction_panel.overlay_check.setChecked(True)
     settle(app, 1.0)
+    window.grab().save(str(args.out_dir / "heatmap-colour-bar.png"))
+
+    # 4. Main window: the SIIM film with the heatmap pinned on.
+    window.prediction_panel.pin_check.setChecked(True)
+    open_and_read(film)
     window.grab().save(str(args.out_dir / "main-window.png"))
     # The view export, outside the docs folder (for a look, not for committing).
     sample = window.export_view(str(scratch / "view-export.png"), "png", strip_identifiers=True)
@@ -99,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     window.grab().save(str(args.out_dir / "batch-screening.png"))
 
     # 3. About dialog, model card tab.
-    window.tabs.setCurrentWidget(window.viewer)
+    window.tabs.setCurrentWidget(window.viewer_area)
     dialog = window.show_about()
     dialog.tabs.setCurrentIndex(1)
     settle(app, 0.5)
@@ -109,8 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     dialog.grab().save(str(args.out_dir / "about-licences.png"))
     dialog.reject()
 
+    # 4. The reading room: corner annotations, 1×2 layout, reading tools.
+    from screenshots_reading import shoot_reading
+
+    reading = shoot_reading(app, window, data, args.out_dir, scratch, wait_until, settle)
+
     window.close()
-    for name in ("main-window.png", "batch-screening.png", "about.png", "about-licences.png"):
+    shots = ("empty-window.png", "ai-finding-warnings.png", "heatmap-colour-bar.png", "main-window.png")
+    for name in (*shots, "batch-screening.png", "about.png", "about-licences.png", *reading):
         path = args.out_dir / name
         print(f"{path} ({path.stat().st_size // 1024} KiB)")
     return 0

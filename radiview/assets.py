@@ -34,3 +34,25 @@ def default_model_dir() -> Path:
 
 def icon_path(name: str = "radiview.png") -> Path:
     return resources_dir() / "icons" / name
+
+
+#: The demo films' extensions (the samples folder also holds samples.csv).
+SAMPLE_SUFFIXES = (".dcm", ".png", ".jpg", ".jpeg")
+
+
+def sample_films_dir() -> Path | None:
+    """The sample films (``RADIVIEW_DATA/samples``, else ``../shared/data/samples`` beside a
+    checkout), or None when neither exists: installs ship no patient films."""
+    env = os.environ.get("RADIVIEW_DATA")
+    package = Path(__file__).resolve().parent
+    candidates = [Path(env) / "samples"] if env else []
+    candidates.append(package.parent.parent / "shared" / "data" / "samples")
+    return next((c for c in candidates if c.is_dir()), None)
+
+
+def sample_films() -> list[Path]:
+    """The sample films, sorted by name (empty when there is no samples folder)."""
+    folder = sample_films_dir()
+    if folder is None:
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SAMPLE_SUFFIXES)

@@ -70,9 +70,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="where the model runs (default: auto = CUDA, else MPS, else CPU)",
     )
-    parser.add_argument(
-        "--model", metavar="DIR", help="model bundle folder (default: the bundled model)"
-    )
+    parser.add_argument("--model", metavar="DIR", help="model bundle folder (default: the bundled model)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details (INFO)")
 
 
@@ -163,7 +161,7 @@ def _cmd_gui(files: list[str], model: str | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    return int(run_app(files, bundle_dir=model) if model else run_app(files))
+    return int(run_app(files, bundle_dir=model, exit_when_done=True))
 
 
 # -------------------------------------------------------------------------------- the model

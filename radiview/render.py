@@ -80,38 +80,58 @@ def _as_rgb(gray_uint8: np.ndarray) -> np.ndarray:
     raise ValueError(f"background must be (H, W) or (H, W, 3), got shape {gray.shape}")
 
 
+#: The soft threshold: attention under FADE[0] (of the map's own maximum) is not drawn, and
+#: fades in smoothly up to full opacity at FADE[1]. A hard cut drew outlines that read as
+#: lesion borders; the UI states these numbers (``fade_text``).
+FADE = (0.15, 0.45)
+
+
+def fade_text(fade: tuple[float, float] = FADE) -> str:
+    """The soft threshold in words, for the overlay controls and exports."""
+    return (
+        f"Attention under {fade[0] * 100:.0f} % of this film's maximum is not drawn; "
+        f"it fades in up to {fade[1] * 100:.0f} %."
+    )
+
+
+def heat_alpha(heatmap01: np.ndarray, fade: tuple[float, float] = FADE) -> np.ndarray:
+    """Per-pixel opacity in [0, 1]: 0 under ``fade[0]``, 1 over ``fade[1]``, smoothstep between
+    (continuous, so the overlay has no edge anywhere)."""
+    low, high = float(fade[0]), max(float(fade[1]), float(fade[0]) + 1e-6)
+    t = np.clip((_unit(heatmap01) - low) / (high - low), 0.0, 1.0)
+    return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+
+
 def composite_heatmap(
     gray_uint8: np.ndarray,
     heatmap01: np.ndarray,
     opacity: float = 0.4,
     colormap: str = "jet",
-    min_value: float = 0.2,
+    fade: tuple[float, float] = FADE,
 ) -> np.ndarray:
     """Blend a colour-mapped heatmap over a windowed film → uint8 RGB (H, W, 3).
 
-    Pixels whose heat is below ``min_value`` show the film untouched, so weak attention
-    does not tint the whole chest; elsewhere ``(1 - opacity) * film + opacity * colour``.
+    Each pixel is ``(1 - a) * film + a * colour`` with ``a = opacity * heat_alpha(heat)``:
+    weak attention leaves the film untouched and strong attention gets the full opacity,
+    with a smooth ramp between (no hard edge).
     """
     base = _as_rgb(gray_uint8)
     heat = _unit(heatmap01)
     if heat.shape != base.shape[:2]:
         raise ValueError(f"heatmap shape {heat.shape} does not match the image {base.shape[:2]}")
-    alpha = float(np.clip(opacity, 0.0, 1.0))
+    alpha = float(np.clip(opacity, 0.0, 1.0)) * heat_alpha(heat, fade)[:, :, None]
     color = apply_colormap(heat, colormap).astype(np.float32)
-    blended = np.rint((1.0 - alpha) * base.astype(np.float32) + alpha * color).astype(np.uint8)
-    mask = heat >= min_value
-    base[mask] = blended[mask]
-    return base
+    return np.rint((1.0 - alpha) * base.astype(np.float32) + alpha * color).astype(np.uint8)
 
 
 def apply_heatmap_overlay(
-    heatmap01: np.ndarray, opacity: float = 0.4, colormap: str = "jet", min_value: float = 0.2
+    heatmap01: np.ndarray, opacity: float = 0.4, colormap: str = "jet", fade: tuple[float, float] = FADE
 ) -> np.ndarray:
     """A colour-mapped heatmap as a straight-alpha uint8 RGBA layer (H, W, 4) for a viewer
-    that draws it over the film itself: alpha is ``opacity`` where heat >= ``min_value``, else 0."""
+    that draws it over the film itself: alpha is ``opacity * heat_alpha(heat)``."""
     heat = _unit(heatmap01)
     rgba = np.empty((*heat.shape, 4), dtype=np.uint8)
     rgba[:, :, :3] = apply_colormap(heat, colormap)
-    alpha = np.uint8(round(float(np.clip(opacity, 0.0, 1.0)) * 255))
-    rgba[:, :, 3] = np.where(heat >= min_value, alpha, np.uint8(0))
+    alpha = float(np.clip(opacity, 0.0, 1.0)) * heat_alpha(heat, fade)
+    rgba[:, :, 3] = np.rint(alpha * 255.0).astype(np.uint8)
     return rgba

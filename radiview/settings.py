@@ -25,6 +25,8 @@ log = logging.getLogger("radiview.settings")
 
 SETTINGS_FILE = "settings.json"
 MAX_RECENT_FILES = 10
+#: The viewer's four-corner annotation fields (radiview.gui.annotations titles them).
+CORNER_FIELDS = ("patient", "age_sex", "study", "institution", "view", "markers", "window", "zoom", "file")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class Settings:
     strip_identifiers: bool = True  # exports leave out patient name/ID/birth date
     batch_recursive: bool = True
     notice_acknowledged: bool = False  # the research-use notice, accepted on first run
+    corners_visible: bool = True  # four-corner annotations on the film (key A toggles)
+    corner_fields: tuple[str, ...] = CORNER_FIELDS
 
     def with_recent(self, path: str) -> Settings:
         """This settings with ``path`` first in the recent files (no duplicates, capped)."""
@@ -139,6 +143,7 @@ def save_settings(settings: Settings, path: str | os.PathLike[str] | None = None
 
 __all__ = [
     "COLORMAPS",
+    "CORNER_FIELDS",
     "DEFAULTS",
     "MAX_RECENT_FILES",
     "Settings",

@@ -23,11 +23,23 @@ def find_data_dir() -> Path | None:
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """The real-film folder; tests that need it skip, with the reason, when it is absent."""
+    """The real-film folder. Absent, tests that need it skip with the reason; in CI (``CI`` set,
+    where ../shared is always there) they fail instead, so a lost mount cannot pass quietly."""
     found = find_data_dir()
     if found is None:
-        pytest.skip("real chest films not found: set RADIVIEW_DATA or put shared/data beside the repo")
+        reason = "real chest films not found: set RADIVIEW_DATA or put shared/data beside the repo"
+        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+            pytest.fail(f"{reason} (CI is set: real-data tests must run in CI)")
+        pytest.skip(reason)
     return found
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that reads real films (uses ``data_dir``) carries the ``realdata`` marker, so
+    ``-m realdata`` / ``-m "not realdata"`` select exactly them, wherever they live."""
+    for item in items:
+        if "data_dir" in getattr(item, "fixturenames", ()) and item.get_closest_marker("realdata") is None:
+            item.add_marker(pytest.mark.realdata)
 
 
 def build_tiny_bundle(out_dir: Path, seed: int = 0) -> Path:
@@ -75,6 +87,9 @@ def build_tiny_bundle(out_dir: Path, seed: int = 0) -> Path:
         },
         "gradcam_target_layer": "features.12",
         "intended_use": "tests only",
+        # Random weights: show every class's map so viewer tests see one (the real card's
+        # policy is tested with the real bundle).
+        "reading_flags": {"no_heatmap_labels": [], "heatmap_min_probability": 0.0},
         "limitations": ["random weights"],
     }
     write_bundle(out_dir, fields, state, half=False)

@@ -4,6 +4,8 @@
 2. radiview.io imports neither torch nor PySide6 (directly or through anything it imports).
 3. radiview never imports training.
 4. No module is called utils.py.
+5. Layer order io → inference → batch → net → gui/cli: nothing imports a layer to its right
+   (function-local imports count too), and batch, cli and inference import without Qt.
 """
 
 from __future__ import annotations
@@ -111,3 +113,65 @@ def test_importing_radiview_io_loads_no_torch_or_qt() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120, check=True
     )
     assert proc.stdout.strip() == ""
+
+
+#: The layers, left to right; a module may import its own layer and those to its left. The
+#: shared base (errors, settings, assets, atomic, render, __init__) sits below them all.
+LAYERS = ("io", "inference", "batch", "net", "gui", "cli")
+_RANK = {"io": 0, "inference": 1, "batch": 2, "net": 3, "gui": 4, "cli": 4}
+
+
+def _layer(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] != "radiview" or len(parts) < 2:
+        return None
+    return parts[1] if parts[1] in _RANK else None
+
+
+def _imports_rightward(module: str, imported: str) -> bool:
+    own, other = _layer(module), _layer(imported)
+    return own is not None and other is not None and _RANK[other] > _RANK[own]
+
+
+def test_the_layer_rule_sees_a_violation() -> None:
+    assert _imports_rightward("radiview.inference.classifier", "radiview.batch.screening")
+    assert _imports_rightward("radiview.batch.report", "radiview.gui.workers")
+    assert not _imports_rightward("radiview.batch.report", "radiview.inference.card")
+    assert not _imports_rightward("radiview.gui.app", "radiview.cli")  # same rank
+    assert _violations(lambda mod, imp: mod.startswith("radiview.batch") and _layer(imp) == "inference")
+
+
+def test_no_layer_imports_one_to_its_right() -> None:
+    assert _violations(_imports_rightward) == []
+
+
+def test_named_layer_rules() -> None:
+    """The rules of issue 12 spelled out (the general rule above implies them)."""
+
+    def banned(layer: str, others: tuple[str, ...]):  # type: ignore[no-untyped-def]
+        return lambda mod, imp: _layer(mod) == layer and _layer(imp) in others
+
+    assert _violations(banned("inference", ("batch", "gui", "net", "cli"))) == []
+    assert _violations(banned("batch", ("net", "gui", "cli"))) == []
+    assert _violations(banned("net", ("gui", "cli"))) == []
+
+
+def test_batch_cli_and_inference_import_without_qt() -> None:
+    """Importing every module of these layers (as a headless server or the CLI would) loads no Qt."""
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "import radiview.cli, radiview.batch, radiview.inference\n"
+        "for package in (radiview.batch, radiview.inference):\n"
+        "    for info in pkgutil.walk_packages(package.__path__, package.__name__ + '.'):\n"
+        "        importlib.import_module(info.name)\n"
+        "layers = ('radiview.batch.', 'radiview.inference.')\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(layers))\n"
+        "assert 'PySide6' not in sys.modules, sorted(m for m in sys.modules if m.startswith('PySide6'))\n"
+        "assert 'shiboken6' not in sys.modules\n"
+        "print(len(loaded))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=180, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert int(proc.stdout.strip()) >= 8  # the walk really imported the modules

@@ -185,6 +185,7 @@ def shortcut_check(probs: np.ndarray, y_true: np.ndarray, records: Sequence[Reco
     return {
         "cxr_radiography_normal_called_covid19": rate((sources == "cxr_radiography") & (y_true != covid)),
         "adult_non_covid_called_covid19": rate(adult & (y_true != covid)),
+        "nih_normal_called_covid19": rate((sources == "nih") & (y_true == LABELS.index("normal"))),
         "ieee8023_non_covid_called_covid19": rate((sources == "ieee8023") & (y_true != covid)),
         "pediatric_called_covid19": rate(~adult),
     }
@@ -197,7 +198,16 @@ def full_report(
     report["ci95"] = bootstrap_ci(probs, y_true, [r.patient_id for r in records], n_boot=n_boot, seed=seed)
     report.update(breakdown(probs, y_true, records))
     report["shortcut"] = shortcut_check(probs, y_true, records)
+    report["kermany_3class_accuracy"] = kermany_3class_accuracy(probs, y_true, records)
     return report
+
+
+def kermany_3class_accuracy(probs: np.ndarray, y_true: np.ndarray, records: Sequence[Record]) -> float | None:
+    """Accuracy on the pediatric Kermany films (normal / bacterial / viral: three of the four outputs)."""
+    kermany = np.asarray([r.source in ("kermany", "kermany224") for r in records])
+    if not kermany.any():
+        return None
+    return _clean(float((np.asarray(probs)[kermany].argmax(1) == np.asarray(y_true)[kermany]).mean()))
 
 
 @torch.no_grad()
@@ -207,8 +217,10 @@ def evaluate(model: torch.nn.Module, loader, device: str = "cpu") -> tuple[np.nd
     logits, labels = [], []
     for x, y in loader:
         logits.append(model(x.to(device)).float().cpu())
-        labels.append(torch.as_tensor(y))
+        labels.append(torch.as_tensor(y).cpu())  # device batches yield targets on the device
     out = torch.cat(logits) if logits else torch.zeros(0, 4)
     ys = torch.cat(labels) if labels else torch.zeros(0, dtype=torch.long)
-    loss = float(torch.nn.functional.cross_entropy(out, ys)) if len(ys) else float("nan")
+    from training.targets import SetValuedCrossEntropy
+
+    loss = float(SetValuedCrossEntropy()(out, ys)) if len(ys) else float("nan")
     return out.numpy(), ys.numpy(), loss

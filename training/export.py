@@ -8,6 +8,8 @@ test films are compared with the in-memory model (float16 storage tolerance).
 from __future__ import annotations
 
 import argparse
+import copy
+import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +20,7 @@ import torch
 
 from radiview import RESEARCH_NOTICE
 from radiview.inference.bundle import GATE_PREFIX, ModelCard, write_bundle
+from radiview.inference.flags import DEFAULT_POLICY
 from radiview.inference.gate import spatial_cells
 from radiview.inference.network import RadiviewNet
 from radiview.inference.preprocess import PreprocessConfig, to_input_tensor
@@ -29,44 +32,23 @@ logger = logging.getLogger("radiview.training")
 
 MODEL_NAME = "radiview-mobilenetv3-small"
 
-INTENDED_USE = (
-    "Research and education: a second reader that sorts frontal (PA/AP) chest radiographs into normal, "
-    "bacterial pneumonia, viral pneumonia or COVID-19 and shows Grad-CAM attention, for people studying "
-    "such models. " + RESEARCH_NOTICE + " Out of scope: lateral views, CT, children or adults outside the "
-    "training sources' populations, any clinical triage."
-)
-
-LIMITATIONS = (
-    "Age/source confound: every COVID-19 film is an adult film (ieee8023, actualmed, figure1, many of them "
-    "figures from publications), bacterial and viral pneumonia are almost all pediatric Kermany films, and "
-    "the adult normals come from one source (cxr_radiography, RSNA/NIH). The model can learn age, body size "
-    "or source instead of disease; see metrics.by_source, metrics.by_age_group and metrics.shortcut.",
-    "Adult pneumonia other than COVID-19 is nearly absent from training (45 ieee8023 films), so an adult "
-    "bacterial or viral pneumonia is likely to be called COVID-19 (6 of the 8 such test films were).",
-    "Adult films from sources never seen in training are at risk of being called COVID-19: a pre-COVID NIH "
-    "ChestX-ray14 film (shared/data/dicom) gets COVID-19 with probability 0.97. Treat a COVID-19 output on "
-    "an adult film from a new site as unverified.",
-    "Bacterial vs viral pneumonia labels come from Kermany file names only, and the two are often confused "
-    "(see the confusion matrix); the split between them is the weakest part of the model.",
-    "No external validation: all figures are on a patient-disjoint test split of the same sources.",
-    "Trained on 8-bit JPEG re-encodings (longest side ≤ 512 px, some sources 224×224); DICOM films are "
-    "windowed by their default window, which may differ from what the training films went through.",
-)
+#: The card's prose lives in a data file beside this module, not in code.
+CARD_TEXT: dict[str, Any] = json.loads(Path(__file__).with_name("card_text.json").read_text(encoding="utf-8"))
+INTENDED_USE: str = CARD_TEXT["intended_use"].format(research_notice=RESEARCH_NOTICE)
+LIMITATIONS: tuple[str, ...] = tuple(CARD_TEXT["limitations"])
 
 
 def gate_limitation(gate_entry: dict[str, Any]) -> str:
     """The card's limitation line about the input gate, with the measured OOD refusal per kind."""
     by_kind = gate_entry.get("ood_refusal_by_kind") or {}
     measured = ", ".join(f"{k} {v:.0%}" for k, v in sorted(by_kind.items()) if v is not None)
-    what = ("Mahalanobis distances on pooled backbone features and on a 2×2 layout descriptor"
-            if gate_entry.get("spatial") else "Mahalanobis distance on pooled backbone features")
-    return (f"The input gate ({what}) was fitted without any out-of-distribution images; on the 90-image "
-            f"OOD set it refused {measured or 'n/a'} (see gate.ood_refusal_by_kind). It does not detect "
-            "every unusual frontal film, and a refusal or an acceptance is not a quality check of the film.")
+    what = CARD_TEXT["gate_what"]["with_layout" if gate_entry.get("spatial") else "features_only"]
+    return str(CARD_TEXT["gate_limitation"]).format(what=what, measured=measured or "n/a")
 
 
-def gate_card_entry(gate_params: dict[str, Any], gate_metrics: dict[str, Any],
-                    args: argparse.Namespace) -> dict[str, Any]:
+def gate_card_entry(
+    gate_params: dict[str, Any], gate_metrics: dict[str, Any], args: argparse.Namespace
+) -> dict[str, Any]:
     """card["gate"]: the app's thresholds and checks (radiview.inference.gate) plus their measured figures."""
     fit = gate_params["gate"]
     thresholds = gate_params["thresholds"]
@@ -84,24 +66,28 @@ def gate_card_entry(gate_params: dict[str, Any], gate_metrics: dict[str, Any],
         rows, cols = fit.spatial_grid
         channels = int(fit.spatial_projection.shape[1])
         entry["per_check_acceptance"] = round(float(gate_params["per_check_acceptance"][0]), 4)
-        entry["fitted_on"] = ("train split (clean pass); thresholds from val: each check accepts the same "
-                              "share of val films, chosen so that acceptance_rate of val films pass both")
+        entry["fitted_on"] = (
+            "train split (clean pass); thresholds from val: each check accepts the same "
+            "share of val films, chosen so that acceptance_rate of val films pass both"
+        )
         entry["spatial"] = {
             "method": "mahalanobis",
             "grid": [rows, cols],
             "channels": channels,
             "threshold": float(thresholds[1]),
             "features": f"features.12 map average-pooled to {rows}×{cols} cells; each cell's 576 channels "
-                        f"projected on the top {channels} principal axes of the train cells "
-                        "(gate.spatial_projection); cells concatenated row-major "
-                        f"({rows * cols * channels}-d); min over classes, shared Ledoit-Wolf covariance",
+            f"projected on the top {channels} principal axes of the train cells "
+            "(gate.spatial_projection); cells concatenated row-major "
+            f"({rows * cols * channels}-d); min over classes, shared Ledoit-Wolf covariance",
         }
-    entry.update({
-        "ood_refusal_rate": ood.get("refusal_rate"),
-        "ood_refusal_by_kind": {k: v["refusal_rate"] for k, v in ood.get("by_kind", {}).items()},
-        "test_acceptance": gate_metrics["test_acceptance"],
-        "test_acceptance_by_source": gate_metrics["test_acceptance_by_source"],
-    })
+    entry.update(
+        {
+            "ood_refusal_rate": ood.get("refusal_rate"),
+            "ood_refusal_by_kind": {k: v["refusal_rate"] for k, v in ood.get("by_kind", {}).items()},
+            "test_acceptance": gate_metrics["test_acceptance"],
+            "test_acceptance_by_source": gate_metrics["test_acceptance_by_source"],
+        }
+    )
     return entry
 
 
@@ -122,7 +108,40 @@ def card_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
         "calibration": metrics["calibration"],
         "gate": metrics["gate"],
         "val": {"accuracy": metrics["val"]["accuracy"], "macro_auc": metrics["val"]["macro_auc"]},
+        "set_valued": test.get("set_valued", {}),
+        "kermany_3class_accuracy": test.get("kermany_3class_accuracy"),
+        "leave_one_source_out": metrics.get("leave_one_source_out", {}),
     }
+
+
+def _recipe_of(run_dir: Path, metrics: dict[str, Any]) -> dict[str, Any]:
+    """The training options of a run (its args.json) that decide what network it trained."""
+    keys = ("mode", "epochs", "batch_size", "lr", "backbone_lr_factor", "lr_schedule", "weight_decay",
+            "bn_train", "augment", "burned_text", "select_metric", "seed")
+    args_file = run_dir / "args.json"
+    args = json.loads(args_file.read_text(encoding="utf-8")) if args_file.is_file() else {}
+    return {**{k: args.get(k) for k in keys}, "best_epoch": metrics.get("best_epoch")}
+
+
+def leave_one_source_out(paths: list[str]) -> dict[str, Any]:
+    """card.metrics.leave_one_source_out from the metrics.json of ``--holdout-source`` runs: per held-out
+    source its calibrated metrics and gate acceptance, plus that run's own test split figures."""
+    runs: dict[str, Any] = {}
+    for path in paths:
+        m = json.loads(Path(path).read_text(encoding="utf-8"))
+        held = m.get("holdout")
+        if not held:
+            raise SystemExit(f"{path}: not a --holdout-source run (no 'holdout' entry)")
+        runs["+".join(held["sources"])] = {
+            **held,
+            "test_split": {
+                "accuracy": m["test"]["accuracy"],
+                "macro_auc": m["test"]["macro_auc"],
+                "covid19_sensitivity": m["test"]["per_class"]["covid19"]["sensitivity"],
+            },
+            "recipe": _recipe_of(Path(path).parent, m),
+        }
+    return runs
 
 
 def _short(report: dict[str, Any]) -> dict[str, Any]:
@@ -134,12 +153,15 @@ def _short(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def bundle_state(net: RadiviewNet, gate_tensors: dict[str, np.ndarray], half: bool = True
-                 ) -> dict[str, torch.Tensor]:
+def bundle_state(
+    net: RadiviewNet, gate_tensors: dict[str, np.ndarray], half: bool = True
+) -> dict[str, torch.Tensor]:
     """Network weights (float16 when ``half``: ~5 MB) plus the gate's tensors (``GateFit.tensors()``),
     always float32: the precision matrices' entries span too many decades for float16 (overflow to inf)."""
-    state = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
-             for k, v in net.state_dict().items()}
+    state = {
+        k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
+        for k, v in net.state_dict().items()
+    }
     for name, value in gate_tensors.items():
         state[GATE_PREFIX + name] = torch.as_tensor(np.asarray(value), dtype=torch.float32)
     return state
@@ -190,16 +212,23 @@ def export_bundle(
             "backbone_weights": Path(args.backbone_weights).name if args.backbone_weights else "none",
             "backbone_weights_attribution": "MobileNetV3 ImageNet checkpoint © Google, Apache-2.0",
             "storage": "float16" if half else "float32",
+            "init_from": Path(args.init_from).name if getattr(args, "init_from", "") else None,
+            "trained_by": getattr(args, "trained_by", "") or None,
         },
         "intended_use": INTENDED_USE,
         "limitations": [*LIMITATIONS, gate_limitation(gate_entry)],
+        "changelog": CARD_TEXT.get("changelog", []),
         "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        # Context warnings the app shows beside a reading; lift one (e.g. "adult") only when
+        # this run's own validation answers it.
+        "reading_flags": {k: list(v) if isinstance(v, tuple) else v for k, v in DEFAULT_POLICY.items()},
     }
     state = bundle_state(net, gate["gate"].tensors(), half=half)
     card = write_bundle(out_dir, fields, state, half=False)  # halving done above, gate excepted
     if splits is not None and len(splits["test"].images):
-        check = verify_bundle(out_dir, net, gate["gate"], card.temperature, splits["test"].images[:16],
-                              config)
+        check = verify_bundle(
+            out_dir, net, gate["gate"], card.temperature, splits["test"].images[:16], config
+        )
         logger.info("bundle reload check: %s", check)
     return card
 
@@ -223,11 +252,13 @@ def verify_bundle(
 
     clf = Classifier.from_bundle(out_dir, device="cpu")
     batch = torch.stack([to_input_tensor(img.astype(np.float32) / 255.0, config) for img in images_u8])
-    net.eval()
+    # the reference is a CPU float32 copy: the trained network may live on a GPU or in another dtype
+    # (a CPU batch fed to the CUDA network crashed the first CUDA export), and the caller keeps its own
+    ref = copy.deepcopy(net).to(device="cpu", dtype=torch.float32).eval()
     with torch.no_grad():
-        fmap = net.features(batch)
-        feats = torch.flatten(net.pool(fmap), 1)
-        ref_logits = net.head(feats)
+        fmap = ref.features(batch)
+        feats = torch.flatten(ref.pool(fmap), 1)
+        ref_logits = ref.head(feats)
         new_logits = clf.network(batch)
         new_fmap = clf.network.features(batch)
     ref_probs = torch.softmax(ref_logits.double() / temperature, dim=1).numpy()

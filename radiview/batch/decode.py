@@ -15,11 +15,9 @@ from typing import TextIO
 import numpy as np
 
 from radiview.batch.records import Identifiers
+from radiview.inference.gate import GateFacts
 from radiview.inference.preprocess import PreprocessConfig, prepare_image
-from radiview.io.radiograph import Radiograph, Window
 
-_PLACEHOLDER = np.zeros((1, 1), np.float32)
-_PLACEHOLDER.flags.writeable = False
 _caught: list[str] = []  # library warnings of the film being decoded (worker processes only)
 
 
@@ -48,36 +46,14 @@ class PreparedFilm:
     """A decoded film reduced to what the model thread needs (picklable: it crosses processes).
 
     ``image`` is the windowed [0, 1] model-size image; ``shape`` the film's own (rows, cols),
-    to restore its aspect in thumbnails; ``source``, ``view_position``, ``was_color`` and
-    ``metadata`` are what the input gate reads (``gate_view`` rebuilds them as a radiograph).
+    to restore its aspect in thumbnails; ``gate`` what the input gate reads besides the image.
     """
 
     image: np.ndarray
     shape: tuple[int, int]
     identifiers: Identifiers
-    source: str
-    kind: str
-    bits_stored: int
-    default_window: Window
-    view_position: str | None
-    was_color: bool
-    metadata: dict[str, str]
+    gate: GateFacts
     warnings: tuple[str, ...] = ()  # library warnings while decoding (from worker processes)
-
-    @property
-    def gate_view(self) -> Radiograph:
-        """A stand-in radiograph whose pixels are a 1x1 placeholder: the gate reads only its
-        colour record and view position, never the pixels."""
-        return Radiograph(
-            pixels=_PLACEHOLDER,
-            source=self.source,
-            kind=self.kind,  # type: ignore[arg-type]
-            bits_stored=self.bits_stored,
-            default_window=self.default_window,
-            view_position=self.view_position,
-            was_color=self.was_color,
-            metadata=self.metadata,
-        )
 
 
 def prepare_film(path: Path, config: PreprocessConfig) -> PreparedFilm:
@@ -94,12 +70,6 @@ def prepare_film(path: Path, config: PreprocessConfig) -> PreparedFilm:
         image=prepare_image(radiograph, config),
         shape=radiograph.shape,
         identifiers=Identifiers.from_metadata(radiograph.metadata),
-        source=radiograph.source,
-        kind=radiograph.kind,
-        bits_stored=radiograph.bits_stored,
-        default_window=radiograph.default_window,
-        view_position=radiograph.view_position,
-        was_color=radiograph.was_color,
-        metadata=dict(radiograph.metadata),
+        gate=GateFacts.of(radiograph),
         warnings=caught,
     )

@@ -274,7 +274,7 @@ def _predict(
         batch = torch.stack(tensors)
         if _on_cuda(classifier):
             batch = batch.pin_memory()  # lets the copy to the GPU run asynchronously
-        return list(classifier.predict_tensors(batch, [f.gate_view for f in films]))
+        return list(classifier.predict_tensors(batch, [f.gate for f in films]))
     except Exception as exc:
         if len(tensors) == 1:
             log.warning("%s: prediction failed: %s", keys[0], _error_message(exc))

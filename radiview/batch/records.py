@@ -49,9 +49,8 @@ class Identifiers:
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, str]) -> Identifiers:
-        return cls(
-            metadata.get("patient_id", ""), metadata.get("accession", ""), metadata.get("study_date", "")
-        )
+        accession = metadata.get("accession_number", "") or metadata.get("accession", "")
+        return cls(metadata.get("patient_id", ""), accession, metadata.get("study_date", ""))
 
 
 NO_IDENTIFIERS = Identifiers()

@@ -1,8 +1,9 @@
 """Export the current view (film + overlay + prediction + notice) as PNG or PDF.
 
 The text block is built by ``view_report_lines`` (testable without painting). With
-``strip_identifiers`` the patient's name, ID and birth date (and the file name, which often
-carries an MRN) never reach the rendered text. Files appear atomically (temp + rename).
+``strip_identifiers`` the patient's name, ID, birth date, age, sex, study date and
+accession (and the file name, which often carries an MRN) never reach the rendered text.
+Files appear atomically (temp + rename).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from radiview.errors import ReportError
 from radiview.gui.panels.metadata import is_identifying
 from radiview.gui.panels.prediction import label_title
 from radiview.gui.viewer import ATTENTION_LABEL
+from radiview.inference.wording import finding_title, format_probability, human_gate_reason
+from radiview.render import fade_text
 
 #: Metadata shown on an export (when present); identifying ones only without stripping.
 EXPORT_KEYS = (
@@ -63,8 +66,9 @@ def view_report_lines(
     strip_identifiers: bool,
     measurement: Any = None,
     now: datetime | None = None,
+    flags: tuple[Any, ...] = (),
 ) -> list[str]:
-    """The export's text, top to bottom."""
+    """The export's text, top to bottom (``flags``: the reading's warnings, as on screen)."""
     stamp = (now or datetime.now()).strftime("%Y-%m-%d %H:%M")
     lines = [f"RadiView {__version__} · exported {stamp}"]
     if not strip_identifiers:
@@ -88,17 +92,25 @@ def view_report_lines(
     if prediction is None:
         lines.append("AI second reader: no result.")
     elif not prediction.accepted:
-        lines.append(f"AI second reader: not analysed, refused by the input gate ({prediction.gate.reason}).")
+        reason = human_gate_reason(prediction.gate.reason)[0]
+        lines.append(f"AI second reader: not analysed, refused by the input gate ({reason}).")
     else:
         probs = ", ".join(
-            f"{label_title(lb)} {p * 100:.1f}%"
+            f"{label_title(lb)} {format_probability(p)}"
             for lb, p in zip(prediction.labels, prediction.probabilities, strict=True)
         )
-        lines.append(f"AI second reader: most likely {label_title(prediction.top_label)} ({probs}).")
+        top = prediction.top_label
+        headline = f"{finding_title(top)} {format_probability(prediction.probability(top))}"
+        lines.append(f"AI second reader: {headline}.")
+        lines.append(f"Probabilities (four classes only): {probs}.")
+        lines.extend(f"Warning: {flag.text}." for flag in flags)
     if prediction is not None:
         lines.append(f"Model: {prediction.model}")
     if heatmap_label:
-        lines.append(f"Heatmap: Grad-CAM for {label_title(heatmap_label)}. {ATTENTION_LABEL}.")
+        lines.append(
+            f"Heatmap: Grad-CAM for {label_title(heatmap_label)}, relative attention "
+            f"(1 = this film's maximum). {fade_text()} {ATTENTION_LABEL}."
+        )
     lines.append(RESEARCH_NOTICE)
     return lines
 

@@ -37,9 +37,12 @@ from radiview.gui.dialogs.errors import ErrorDialog, show_error
 from radiview.gui.dialogs.settings import SettingsDialog
 from radiview.gui.dialogs.shortcuts import ShortcutsDialog
 from radiview.gui.export import ViewSnapshot, view_report_lines, write_view_pdf, write_view_png
+from radiview.gui.layout import ViewerArea
 from radiview.gui.panels.batch import BatchPanel
+from radiview.gui.panels.empty_hint import EmptyFilmHint
 from radiview.gui.panels.metadata import MetadataPanel
-from radiview.gui.panels.prediction import PredictionPanel
+from radiview.gui.panels.prediction import PANEL_TITLE, PredictionPanel
+from radiview.gui.reading import ReadingRoom
 from radiview.gui.session import Session
 from radiview.gui.viewer import FilmViewer, PixelProbe
 from radiview.gui.workers import (
@@ -60,6 +63,8 @@ from radiview.gui.workers import (
     start_worker_thread,
     stop_worker_thread,
 )
+from radiview.inference.attention import build_attention_mask, heatmap_for_display
+from radiview.inference.flags import reading_flags
 from radiview.io.windowing import CHEST_PRESETS
 from radiview.settings import Settings, config_dir, load_settings, save_settings
 
@@ -117,6 +122,7 @@ class MainWindow(QMainWindow):
         self._screening_request: ScreeningRequest | None = None
         self._export_ids = 0
         self._shut_down = False
+        self._attention_mask: Any = None  # the film's body/text mask, built on its first heatmap
 
         self.setWindowTitle(f"{APP_TITLE} — {TITLE_NOTICE}")
         icon = _app_icon()
@@ -127,6 +133,7 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self._build_actions()
         self._build_menus_and_toolbar()
+        self.reading = ReadingRoom(self, self.viewer_area)  # next/prev, corners, tools, 1×2
         self._connect_session()
         self._start_workers()
         self._apply_settings(self.settings, reload_model=False)
@@ -150,15 +157,19 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.viewer = FilmViewer()
         self.batch_panel = BatchPanel()
-        self.tabs.addTab(self.viewer, "Film")
+        self.viewer_area = ViewerArea(self.viewer)  # frame bar, 1×1 / 1×2 viewports
+        self.tabs.addTab(self.viewer_area, "Film")
+        from radiview.assets import sample_films
+
+        self.empty_hint = EmptyFilmHint(self.viewer, sample_films())
+        self.empty_hint.open_requested.connect(self.choose_file)
+        self.empty_hint.sample_requested.connect(self.open_file)
         self.tabs.addTab(self.batch_panel, "Batch screening")
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
         self.prediction_panel = PredictionPanel()
-        self.prediction_dock = self._dock(
-            "AI second reader", self.prediction_panel, "predictionDock", scroll=True
-        )
+        self.prediction_dock = self._dock(PANEL_TITLE, self.prediction_panel, "predictionDock", scroll=True)
         self.metadata_panel = MetadataPanel()
         self.metadata_dock = self._dock("Film information", self.metadata_panel, "metadataDock")
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -199,6 +210,8 @@ class MainWindow(QMainWindow):
             area.setFrameShape(QFrame.Shape.NoFrame)
             area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             area.setWidget(widget)
+            # Never narrower than the panel's own minimum: the dock cannot clip its text.
+            area.setMinimumWidth(widget.minimumWidth() + area.verticalScrollBar().sizeHint().width())
             widget = area
         dock.setWidget(widget)
         dock.setFeatures(
@@ -267,7 +280,7 @@ class MainWindow(QMainWindow):
 
     def _build_menus_and_toolbar(self) -> None:
         menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
+        self.file_menu = file_menu = menu.addMenu("&File")
         file_menu.addAction(self.open_action)
         self.recent_menu = QMenu("Open &recent", self)
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
@@ -283,7 +296,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
-        view_menu = menu.addMenu("&View")
+        self.view_menu = view_menu = menu.addMenu("&View")
         for action in (self.zoom_in_action, self.zoom_out_action, self.fit_action, self.actual_size_action):
             view_menu.addAction(action)
         view_menu.addSeparator()
@@ -307,7 +320,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.prediction_dock.toggleViewAction())
         view_menu.addAction(self.metadata_dock.toggleViewAction())
 
-        tools_menu = menu.addMenu("&Tools")
+        self.tools_menu = tools_menu = menu.addMenu("&Tools")
         tools_menu.addAction(self.ruler_action)
         tools_menu.addAction(self.clear_measure_action)
         tools_menu.addAction(self.open_folder_action)
@@ -360,6 +373,7 @@ class MainWindow(QMainWindow):
 
     def _connect_session(self) -> None:
         self.session.radiograph_changed.connect(self._update_title)
+        self.session.radiograph_changed.connect(lambda r: self.empty_hint.setVisible(r is None))
         self.session.busy_changed.connect(self._on_session_busy_changed)
 
     def _on_session_busy_changed(self, busy: bool) -> None:
@@ -404,6 +418,8 @@ class MainWindow(QMainWindow):
         self.prediction_panel.set_overlay_defaults(settings.overlay_opacity, settings.colormap)
         self.viewer.set_overlay_opacity(settings.overlay_opacity)
         self.viewer.set_colormap(settings.colormap)
+        for viewer in (self.viewer, self.viewer_area.right_viewer):
+            viewer.set_corner_fields(settings.corner_fields)
         self.batch_panel.recursive_check.setChecked(settings.batch_recursive)
         self.strip_action.setChecked(settings.strip_identifiers)
         if reload_model and settings.device != old.device:
@@ -487,27 +503,40 @@ class MainWindow(QMainWindow):
         files = [p for p in paths if not os.path.isdir(p)]
         if folders:
             self.start_screening(folders[0], self.settings.batch_recursive)
-        if files:
+        if len(files) > 1:
+            self.reading.set_list(files)  # read in this order: PageDown / PageUp
+            self.statusBar().showMessage(f"{len(files)} films to read: PageDown for the next", 5000)
+        elif files:
             self.open_file(files[0])
-            if len(files) > 1:
-                self.statusBar().showMessage(f"Opened the first of {len(files)} files", 5000)
 
     def open_file(self, path: str | os.PathLike[str]) -> int:
         """Load a film in the background; returns its request id."""
         path = os.fspath(path)
         request_id = self.session.begin(path)
-        self.tabs.setCurrentWidget(self.viewer)
-        self.statusBar().showMessage(f"Loading {os.path.basename(path)}…")
-        self.prediction_panel.show_status(f"Loading {os.path.basename(path)}…")
+        self.tabs.setCurrentWidget(self.viewer_area)
+        loading = f"Loading {os.path.basename(path)}…"
+        self._clear_film(loading, loading)  # nothing of the previous film stays while this one loads
+        if not self.prediction_panel.pinned:
+            self.prediction_panel.overlay_check.setChecked(False)  # off on each new film unless pinned
+        self.statusBar().showMessage(loading)
         self._load_requested.emit(request_id, path)
         return request_id
 
     def close_film(self) -> None:
         self.session.clear()
+        self._clear_film("No film open.")
+        self.statusBar().clearMessage()
+
+    def _clear_film(self, status: str, hint_title: str = "") -> None:
+        """Empty every view of the film: image, reading, heatmap, tags, title, readouts."""
+        self.session.set_radiograph(None)  # → title without a film name, empty hint shown
+        self._attention_mask = None
         self.viewer.set_radiograph(None)
         self.metadata_panel.show_radiograph(None)
-        self.prediction_panel.show_prediction(None)
-        self.prediction_panel.show_status("No film open.")
+        self.prediction_panel.clear(status)
+        for label in (self.pixel_label, self.measure_label, self.zoom_label):
+            label.setText("")
+        self.empty_hint.show_state(hint_title or "No film open")
 
     def _on_loader_loaded(self, result: LoadResult) -> None:
         if not self.session.is_current(result.request_id):
@@ -539,8 +568,10 @@ class MainWindow(QMainWindow):
             return
         self.session.set_busy(False)
         self.statusBar().showMessage(error.message, 8000)
-        if self.session.radiograph is None:
-            self.prediction_panel.show_status("No film open.")
+        if error.title == "Cannot open film":  # a clear empty state, never the last film's
+            name = os.path.basename(error.path or self.session.path or "")
+            self._clear_film(f"Could not open {name}: no film shown.")
+            self.empty_hint.show_state(f"Could not open {name}", error.message)
         self._present_error(error)
 
     def _request_tags(self) -> None:
@@ -568,7 +599,12 @@ class MainWindow(QMainWindow):
             return
         self.session.set_busy(False)
         self.session.set_prediction(result.prediction)
-        self.prediction_panel.show_prediction(result.prediction)
+        radiograph = self.session.radiograph
+        if radiograph is None:  # closed meanwhile (its id would have changed; belt and braces)
+            return
+        card = self.model_info.card if self.model_info is not None else None
+        flags = reading_flags(result.prediction, radiograph.metadata, card, radiograph.view_position)
+        self.prediction_panel.show_prediction(result.prediction, flags)
         self._show_explanation(result.explanation)
         self.prediction_ready.emit(result.prediction)
 
@@ -587,11 +623,19 @@ class MainWindow(QMainWindow):
             self._show_explanation(result.explanation)
 
     def _show_explanation(self, explanation: Any) -> None:
+        """The map as the card's policy and the body/text mask allow, with the panel's note."""
         self.session.set_explanation(explanation)
-        if explanation is None:
-            self.viewer.set_heatmap(None)
-        else:
-            self.viewer.set_heatmap(explanation.heatmap, explanation.label)
+        radiograph = self.session.radiograph
+        if explanation is not None and radiograph is not None and self._attention_mask is None:
+            try:
+                self._attention_mask = build_attention_mask(radiograph)
+            except Exception:  # the mask is an aid: without it the map is shown whole
+                log.exception("attention mask failed for %s", radiograph.name)
+        card = self.model_info.card if self.model_info is not None else None
+        shown = heatmap_for_display(self.session.prediction, explanation, card, self._attention_mask)
+        self.viewer.set_heatmap(shown.heatmap, shown.title)
+        self.prediction_panel.show_heatmap_note(shown.note)
+        if explanation is not None:
             self.explanation_ready.emit(explanation)
 
     def _on_inference_failed(self, error: TaskError) -> None:
@@ -613,7 +657,7 @@ class MainWindow(QMainWindow):
         self.viewer.set_overlay_visible(checked)
 
     def _on_ruler_action(self, checked: bool) -> None:
-        self.viewer.set_measuring(checked)
+        self.viewer.set_tool("length" if checked else None)
         self.statusBar().showMessage("Ruler: drag on the film to measure" if checked else "Ruler off", 3000)
 
     def _on_strip_toggled(self, checked: bool) -> None:
@@ -652,7 +696,7 @@ class MainWindow(QMainWindow):
 
     def shortcut_rows(self) -> list[tuple[str, str]]:
         rows = []
-        for action in self.actions():
+        for action in [*self.actions(), *self.viewer_area.films.actions()]:  # + next/previous film
             keys = [s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts()]
             if keys:
                 rows.append((" / ".join(keys), action.text().replace("&", "")))
@@ -820,8 +864,9 @@ class MainWindow(QMainWindow):
             self.viewer.heatmap_label if overlay else None,
             strip_identifiers,
             self.viewer.last_measurement,
+            flags=self.prediction_panel.flags,
         )
-        return ViewSnapshot(self.viewer.render_film(), tuple(lines))
+        return ViewSnapshot(self.viewer.render_view(strip_identifiers=strip_identifiers), tuple(lines))
 
     def export_view(self, path: str, fmt: str, strip_identifiers: bool = True) -> str | None:
         """Write the current view; errors are shown in a dialog. Returns the path or None."""
@@ -851,6 +896,7 @@ class MainWindow(QMainWindow):
         if self._shut_down:
             return all(t.isFinished() or not t.isRunning() for t in self.worker_threads())
         self._shut_down = True
+        self.reading.shutdown()
         if self._screening is not None:
             self._screening.quit()
         ok = True

@@ -1,7 +1,9 @@
-"""The film viewer: a QGraphicsView with zoom/pan, window/level, invert, rotate/flip, ruler.
+"""The film viewer: a QGraphicsView with zoom/pan, window/level, invert, rotate/flip, tools.
 
 Mouse: wheel zooms under the cursor; left-drag (or middle-drag) pans; right-drag sets
-window/level (horizontal = width, vertical = level); in ruler mode left-drag measures.
+window/level (horizontal = width, vertical = level); with a tool chosen (radiview.gui.tools)
+left-drag measures or annotates. Four-corner annotations (radiview.gui.annotations) are painted
+in screen space over the film, never into its pixmap.
 Rotation and flips are a transform on the film item, never a copy of the pixels, so the
 heatmap stays aligned and the cursor readout maps straight back to the film's own pixel
 (row, column) and value.
@@ -11,36 +13,44 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
-from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
     QImage,
     QMouseEvent,
     QPainter,
-    QPen,
     QPixmap,
     QTransform,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
     QFrame,
-    QGraphicsItem,
-    QGraphicsLineItem,
     QGraphicsPixmapItem,
     QGraphicsScene,
-    QGraphicsSimpleTextItem,
     QGraphicsView,
+    QInputDialog,
     QWidget,
 )
 
+from radiview.gui.annotations import CornerText, DisplayState, build_corner_text, paint_corners
 from radiview.gui.qimage import gray_to_qimage, rgba_to_qimage
+from radiview.gui.tools import (
+    Annotation,
+    AnnotationLayer,
+    Measurement,
+    ToolGesture,
+    describe,
+    measure_distance,
+    spacing_note,
+)
 from radiview.io.radiograph import Radiograph, Window
 from radiview.io.windowing import apply_window, window_for_preset
 from radiview.render import apply_heatmap_overlay, composite_heatmap
+from radiview.settings import CORNER_FIELDS
 
 log = logging.getLogger("radiview.gui")
 
@@ -60,26 +70,7 @@ class PixelProbe:
     value: float
 
 
-@dataclass(frozen=True)
-class Measurement:
-    """A ruler length; ``unit`` is "mm" when the film's pixel spacing is known, else "px"."""
-
-    length: float
-    unit: str
-
-    def __str__(self) -> str:
-        return f"{self.length:.1f} {self.unit}"
-
-
-def measure_distance(
-    start: QPointF, end: QPointF, pixel_spacing_mm: tuple[float, float] | None
-) -> Measurement:
-    """Distance between two points in image (column=x, row=y) coordinates."""
-    dx, dy = end.x() - start.x(), end.y() - start.y()
-    if pixel_spacing_mm:
-        row_mm, col_mm = pixel_spacing_mm
-        return Measurement(math.hypot(dx * col_mm, dy * row_mm), "mm")
-    return Measurement(math.hypot(dx, dy), "px")
+__all__ = ["FilmViewer", "Measurement", "PixelProbe", "measure_distance"]
 
 
 def composite_film(gray: np.ndarray, heatmap: np.ndarray | None, opacity: float, colormap: str) -> np.ndarray:
@@ -95,7 +86,8 @@ class FilmViewer(QGraphicsView):
     window_changed = Signal(object)  # Window
     pixel_hovered = Signal(object)  # PixelProbe | None (cursor left the film)
     zoom_changed = Signal(float)  # display pixels per film pixel
-    measurement_finished = Signal(object)  # Measurement
+    measurement_finished = Signal(object)  # Measurement (length tool)
+    annotation_added = Signal(object, str)  # Annotation, its label (every tool)
     display_changed = Signal()  # anything that changes the rendered pixels
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -135,12 +127,18 @@ class FilmViewer(QGraphicsView):
         # after the previous ones (flip after rotate flips what the reader sees).
         self._orientation = (1, 0, 0, 1)  # (m11, m12, m21, m22), Qt's row-vector convention
         self._fit_mode = True
-        self._measuring = False
-        self._ruler_start: QPointF | None = None
-        self._ruler_line: QGraphicsLineItem | None = None
-        self._ruler_text: QGraphicsSimpleTextItem | None = None
-        self._measurements: list[tuple[QGraphicsLineItem, QGraphicsSimpleTextItem]] = []
+        self._tool: str | None = None
+        self._gesture: ToolGesture | None = None
+        self._annotations: dict[str, list[Annotation]] = {}  # per film source, until it is closed
+        self._annotation_layer = AnnotationLayer(self._item)
+        self._preview_layer = AnnotationLayer(self._item)
         self._last_measurement: Measurement | None = None
+        self._corners_visible = True
+        self._corner_fields: tuple[str, ...] = CORNER_FIELDS
+        self._frame_text = ""
+        self._heatmap_aside: tuple[np.ndarray, str] | None = None  # while another frame shows
+        #: asks for a text annotation's words (tests replace it); None = cancelled
+        self.text_provider = self._ask_text
         self._wl_drag: tuple[QPoint, Window] | None = None
         self._pan_drag: QPoint | None = None
         self._value_range = 1.0
@@ -198,10 +196,6 @@ class FilmViewer(QGraphicsView):
         return " · ".join(parts)
 
     @property
-    def measuring(self) -> bool:
-        return self._measuring
-
-    @property
     def last_measurement(self) -> Measurement | None:
         return self._last_measurement
 
@@ -211,6 +205,11 @@ class FilmViewer(QGraphicsView):
 
     def has_heatmap(self) -> bool:
         return self._heatmap is not None
+
+    @property
+    def fitted(self) -> bool:
+        """True while the film follows the window size (Fit), False after a zoom or 1:1."""
+        return self._fit_mode
 
     def scale_factor(self) -> float:
         return float(self.transform().m11() ** 2 + self.transform().m12() ** 2) ** 0.5
@@ -242,13 +241,18 @@ class FilmViewer(QGraphicsView):
 
     # ----- film ----------------------------------------------------------------------------
     def set_radiograph(self, radiograph: Radiograph | None) -> None:
-        """Show a new film at its file window, fitted; clears heatmap, ruler and transforms."""
+        """Show a new film at its file window, fitted; clears heatmap and transforms. The film's
+        own annotations come back if it was shown before (``forget_annotations`` drops them
+        when the film is closed)."""
         self._radiograph = radiograph
         self._heatmap = None
         self._heatmap_label = ""
         self._update_overlay_layer()
         self._orientation = (1, 0, 0, 1)
-        self.clear_measurements()
+        self._gesture = ToolGesture(self._tool) if self._tool else None
+        self._frame_text = ""
+        self._heatmap_aside = None
+        self._show_annotations()
         if radiograph is None:
             self._window = None
             self._item.setPixmap(QPixmap())
@@ -263,6 +267,24 @@ class FilmViewer(QGraphicsView):
         self._apply_item_transform()
         self.fit_to_window()
         self.window_changed.emit(self._window)
+
+    def set_frame(self, radiograph: Radiograph, frame_text: str = "", analysed: bool = True) -> None:
+        """Show another frame of the same film, keeping window, zoom, orientation and
+        annotations (ROI values are recomputed on the new frame). The heatmap belongs to the
+        frame the AI read (``analysed``): it is put aside on the others and comes back."""
+        if self._radiograph is None or radiograph.shape != self._radiograph.shape:
+            self.set_radiograph(radiograph)
+        else:
+            self._radiograph = radiograph
+            self._render()
+        if not analysed and self._heatmap is not None:
+            self._heatmap_aside = (self._heatmap, self._heatmap_label)
+            self.set_heatmap(None)
+        elif analysed and self._heatmap_aside is not None:
+            self.set_heatmap(*self._heatmap_aside)
+            self._heatmap_aside = None
+        self._frame_text = frame_text
+        self._show_annotations()
 
     def set_heatmap(self, heatmap: np.ndarray | None, label: str = "") -> None:
         """A [0, 1] map at the film's resolution (None removes it)."""
@@ -416,59 +438,116 @@ class FilmViewer(QGraphicsView):
         self.zoom_changed.emit(self.scale_factor())
         self.viewport().update()
 
-    # ----- ruler -----------------------------------------------------------------------------
+    # ----- tools -----------------------------------------------------------------------------
+    @property
+    def tool(self) -> str | None:
+        return self._tool
+
+    def set_tool(self, tool: str | None) -> None:
+        """Choose a radiview.gui.tools tool (None: left-drag pans again)."""
+        self._tool = tool
+        self._gesture = ToolGesture(tool) if tool else None
+        self._preview_layer.show([], None)
+        self.setDragMode(QGraphicsView.DragMode.NoDrag if tool else QGraphicsView.DragMode.ScrollHandDrag)
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor if tool else Qt.CursorShape.ArrowCursor)
+
     def set_measuring(self, enabled: bool) -> None:
-        self._measuring = enabled
-        self.setDragMode(QGraphicsView.DragMode.NoDrag if enabled else QGraphicsView.DragMode.ScrollHandDrag)
-        self.viewport().setCursor(Qt.CursorShape.CrossCursor if enabled else Qt.CursorShape.ArrowCursor)
+        """The length tool on or off (the ruler, key M)."""
+        if enabled and self._tool:  # keep the chosen tool and any half-drawn gesture
+            self.setDragMode(QGraphicsView.DragMode.NoDrag)
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+        else:
+            self.set_tool("length" if enabled else None)
+
+    @property
+    def measuring(self) -> bool:
+        return self._tool is not None
+
+    def annotations(self) -> list[Annotation]:
+        """This film's annotations, oldest first."""
+        if self._radiograph is None:
+            return []
+        return list(self._annotations.get(self._radiograph.source, []))
+
+    def add_annotation(self, annotation: Annotation) -> str:
+        """Keep an annotation on this film; returns its label (the measured value)."""
+        if self._radiograph is None:
+            return ""
+        self._annotations.setdefault(self._radiograph.source, []).append(annotation)
+        self._show_annotations()
+        label = describe(annotation, self._radiograph)
+        if annotation.kind == "length":
+            self._last_measurement = measure_distance(*annotation.points[:2], self._radiograph)
+            self.measurement_finished.emit(self._last_measurement)
+        self.annotation_added.emit(annotation, label)
+        return label
+
+    def forget_annotations(self, source: str) -> None:
+        """The film at ``source`` was closed: its annotations go with it."""
+        self._annotations.pop(source, None)
+        self._show_annotations()
+
+    def remove_last_annotation(self) -> None:
+        if self._radiograph is not None and self._annotations.get(self._radiograph.source):
+            self._annotations[self._radiograph.source].pop()
+            self._show_annotations()
 
     def clear_measurements(self) -> None:
-        for line, text in self._measurements:
-            self.scene().removeItem(line)
-            self.scene().removeItem(text)
-        self._measurements.clear()
-        self._ruler_start = None
-        self._ruler_line = self._ruler_text = None
-        self._last_measurement = None
+        """Remove every annotation of the current film."""
+        if self._radiograph is not None:
+            self._annotations.pop(self._radiograph.source, None)
+        self._gesture = ToolGesture(self._tool) if self._tool else None
+        self._show_annotations()
 
     def measure(self, start: QPointF, end: QPointF) -> Measurement:
-        """Draw a ruler between two film points (column, row) and return its length."""
-        self._begin_ruler(start)
-        return self._finish_ruler(end)
+        """Draw a length between two film points (column, row) and return it."""
+        self.add_annotation(Annotation("length", ((start.x(), start.y()), (end.x(), end.y()))))
+        assert self._last_measurement is not None
+        return self._last_measurement
 
-    def _begin_ruler(self, start: QPointF) -> None:
-        self._ruler_start = start
-        pen = QPen(QColor(255, 210, 0), 2)
-        pen.setCosmetic(True)
-        self._ruler_line = QGraphicsLineItem(QLineF(start, start), self._item)
-        self._ruler_line.setPen(pen)
-        self._ruler_text = QGraphicsSimpleTextItem("", self._item)
-        self._ruler_text.setBrush(QColor(255, 210, 0))
-        font = QFont()
-        font.setPointSize(11)
-        font.setBold(True)
-        self._ruler_text.setFont(font)
-        self._ruler_text.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+    def _show_preview(self) -> None:
+        preview = self._gesture.preview() if self._gesture is not None else None
+        self._preview_layer.show([preview] if preview else [], self._radiograph)
+        self.viewport().update()
 
-    def _update_ruler(self, end: QPointF) -> Measurement | None:
-        if self._ruler_start is None or self._ruler_line is None or self._ruler_text is None:
-            return None
-        assert self._radiograph is not None
-        self._ruler_line.setLine(QLineF(self._ruler_start, end))
-        measurement = measure_distance(self._ruler_start, end, self._radiograph.pixel_spacing_mm)
-        self._ruler_text.setText(str(measurement))
-        self._ruler_text.setPos(end)
-        return measurement
+    def _show_annotations(self) -> None:
+        self._annotation_layer.show(self.annotations(), self._radiograph)
+        self._show_preview()
+        self._last_measurement = next(
+            (
+                measure_distance(*a.points[:2], self._radiograph)
+                for a in reversed(self.annotations())
+                if a.kind == "length"
+            ),
+            None,
+        )
+        self.viewport().update()
 
-    def _finish_ruler(self, end: QPointF) -> Measurement:
-        measurement = self._update_ruler(end)
-        assert measurement is not None and self._ruler_line is not None and self._ruler_text is not None
-        self._measurements.append((self._ruler_line, self._ruler_text))
-        self._ruler_start = None
-        self._ruler_line = self._ruler_text = None
-        self._last_measurement = measurement
-        self.measurement_finished.emit(measurement)
-        return measurement
+    def _ask_text(self, _point: tuple[float, float]) -> str | None:
+        text, ok = QInputDialog.getText(self, "Text annotation", "Text:")
+        return text.strip() if ok and text.strip() else None
+
+    def _tool_event(self, kind: str, view_pos: QPointF) -> None:
+        if self._gesture is None or self._radiograph is None:
+            return
+        film = self.film_point(view_pos)
+        point = (film.x(), film.y())
+        if kind == "press" and self._gesture.kind == "text":
+            text = self.text_provider(point)
+            if text:
+                self.add_annotation(Annotation("text", (point,), text))
+            return
+        if kind == "press":
+            self._gesture.press(point)
+        elif kind == "move":
+            self._gesture.move(point)
+            self._show_preview()  # the placed annotations have not changed
+            return
+        else:
+            finished = self._gesture.release(point)
+            if finished is not None:
+                self.add_annotation(finished)
+        self._show_annotations()
 
     # ----- rendering -------------------------------------------------------------------------
     def _schedule_render(self) -> None:
@@ -489,65 +568,97 @@ class FilmViewer(QGraphicsView):
         self.display_changed.emit()
         self.viewport().update()
 
-    def overlay_lines(self) -> dict[str, list[str]]:
-        """The corner overlay text: "top_left", "top_right", "bottom_left", "bottom_right"."""
+    # ----- corner annotations --------------------------------------------------------------------
+    @property
+    def corners_visible(self) -> bool:
+        return self._corners_visible
+
+    def set_corners_visible(self, visible: bool) -> None:
+        self._corners_visible = visible
+        self.viewport().update()
+
+    def set_corner_fields(self, fields: tuple[str, ...]) -> None:
+        self._corner_fields = tuple(fields)
+        self.viewport().update()
+
+    def display_state(self) -> DisplayState | None:
         if self._radiograph is None or self._window is None:
-            return {}
-        window = self._window
-        wl = f"W {window.width:.0f}  L {window.center:.0f}"
-        if self._preset and self._preset != "Custom":
-            wl += f"  ({self._preset})"
-        bottom_left = ["Inverted", wl] if self._invert else [wl]
-        bottom_right = [f"Zoom {self.scale_factor() * 100:.0f}%"]
-        if self.orientation_text():
-            bottom_right.insert(0, self.orientation_text())
-        rows, cols = self._radiograph.shape
-        top_left = [self._radiograph.name, f"{cols} × {rows} px"]
-        if self._radiograph.view_position:
-            top_left.append(f"View {self._radiograph.view_position}")
-        top_right: list[str] = []
-        if self._overlay_visible and self._heatmap is not None:
-            top_right = [f"Grad-CAM: {self._heatmap_label}", ATTENTION_LABEL]
-        return {
-            "top_left": top_left,
-            "top_right": top_right,
-            "bottom_left": bottom_left,
-            "bottom_right": bottom_right,
-        }
+            return None
+        attention = (
+            (f"Grad-CAM: {self._heatmap_label}", ATTENTION_LABEL)
+            if self._overlay_visible and self._heatmap is not None
+            else ()
+        )
+        return DisplayState(
+            window=self._window,
+            preset=self._preset,
+            inverted=self._invert,
+            zoom=self.scale_factor(),
+            orientation=self._orientation,
+            orientation_text=self.orientation_text(),
+            frame_text=self._frame_text,
+            extra_top_right=attention,
+        )
+
+    def corner_text(self, strip_identifiers: bool = False, exported: bool = False) -> CornerText:
+        """The corners for the chosen fields (an export is at the film's own size: zoom 100%)."""
+        state = self.display_state()
+        if state is None or self._radiograph is None:
+            return CornerText()
+        if exported:
+            state = replace(state, zoom=1.0)
+        return build_corner_text(self._radiograph, state, self._corner_fields, strip_identifiers)
+
+    def overlay_lines(self) -> dict[str, list[str]]:
+        """The corner text as lists: "top_left", "top_right", "bottom_left", "bottom_right"."""
+        return {corner: list(lines) for corner, lines in self.corner_text().lines.items()}
+
+    def measurement_note(self) -> str:
+        """Shown whenever this film has a length/area in mm from an uncalibrated spacing."""
+        uses_mm = any(a.kind in ("length", "roi_ellipse", "roi_rect") for a in self.annotations())
+        return spacing_note(self._radiograph) if uses_mm else ""
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
-        """Corner overlays in screen space: W/L, zoom, orientation, attention label."""
-        lines = self.overlay_lines()
-        if not lines:
+        """Corner annotations and the spacing note, in screen space (not in the film pixmap)."""
+        if self._radiograph is None:
             return
         painter.save()
         painter.resetTransform()
-        font = QFont(painter.font())
-        font.setPointSize(10)
-        painter.setFont(font)
-        view = self.viewport().rect().adjusted(10, 8, -10, -8)
-        flags = Qt.AlignmentFlag
-        corners = {
-            "top_left": flags.AlignLeft | flags.AlignTop,
-            "top_right": flags.AlignRight | flags.AlignTop,
-            "bottom_left": flags.AlignLeft | flags.AlignBottom,
-            "bottom_right": flags.AlignRight | flags.AlignBottom,
-        }
-        for corner, align in corners.items():
-            self._draw_block(painter, view, lines[corner], align)
+        if self._corners_visible:
+            paint_corners(painter, self.viewport().rect(), self.corner_text())
+        self._paint_note(painter, QRectF(self.viewport().rect()), 10.0)
         painter.restore()
 
-    @staticmethod
-    def _draw_block(painter: QPainter, rect, lines: list[str], align: Qt.AlignmentFlag) -> None:  # type: ignore[no-untyped-def]
-        if not lines:
+    def _paint_note(self, painter: QPainter, rect: QRectF, point_size: float) -> None:
+        note = self.measurement_note()
+        if not note:
             return
-        text = "\n".join(lines)
-        # A dark halo keeps the text readable over bright film.
-        painter.setPen(QColor(0, 0, 0, 220))
-        for dx, dy in ((1, 1), (-1, 1), (1, -1), (-1, -1)):
-            painter.drawText(rect.translated(dx, dy), int(align), text)
-        painter.setPen(QColor(235, 235, 200))
-        painter.drawText(rect, int(align), text)
+        font = QFont(painter.font())
+        font.setPointSizeF(point_size)
+        painter.setFont(font)
+        area = rect.adjusted(10, 8, -10, -8 - 5 * point_size * 1.6)  # above the bottom corners
+        flags = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom
+        painter.setPen(QColor(0, 0, 0, 230))
+        for dx, dy in ((1, 1), (-1, -1), (1, -1), (-1, 1)):
+            painter.drawText(area.translated(dx, dy), int(flags), note)
+        painter.setPen(QColor(255, 210, 0))
+        painter.drawText(area, int(flags), note)
+
+    def render_view(self, corners: bool = True, strip_identifiers: bool = False) -> QImage:
+        """The film as displayed at its own resolution (rotation, flips, heatmap, annotations),
+        with the corner annotations (unless hidden or ``corners`` is False; identifying fields
+        left out with ``strip_identifiers``) and the spacing note painted on top."""
+        image = self.render_film()
+        if self._radiograph is None:
+            return image
+        painter = QPainter(image)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        point_size = max(7.0, min(image.width(), image.height()) / 70.0)
+        if corners and self._corners_visible:
+            paint_corners(painter, image.rect(), self.corner_text(strip_identifiers, True), point_size)
+        self._paint_note(painter, QRectF(image.rect()), point_size)
+        painter.end()
+        return image
 
     # ----- events ----------------------------------------------------------------------------
     def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
@@ -597,8 +708,8 @@ class FilmViewer(QGraphicsView):
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()
             return
-        if button == Qt.MouseButton.LeftButton and self._measuring:
-            self._begin_ruler(self.film_point(event.position()))
+        if button == Qt.MouseButton.LeftButton and self._gesture is not None:
+            self._tool_event("press", event.position())
             event.accept()
             return
         super().mousePressEvent(event)
@@ -621,8 +732,8 @@ class FilmViewer(QGraphicsView):
             event.accept()
             return
         film_pos = self.film_point(pos)
-        if self._ruler_start is not None:
-            self._update_ruler(film_pos)
+        if self._gesture is not None and self._gesture.fixed:
+            self._tool_event("move", event.position())
         self.pixel_hovered.emit(self.probe(film_pos))
         super().mouseMoveEvent(event)
 
@@ -631,16 +742,16 @@ class FilmViewer(QGraphicsView):
         if button == Qt.MouseButton.RightButton and self._wl_drag is not None:
             self._wl_drag = None
             self.render_now()
-            self.set_measuring(self._measuring)  # restore the cursor
+            self.set_measuring(self.measuring)  # restore the cursor
             event.accept()
             return
         if button == Qt.MouseButton.MiddleButton and self._pan_drag is not None:
             self._pan_drag = None
-            self.set_measuring(self._measuring)
+            self.set_measuring(self.measuring)
             event.accept()
             return
-        if button == Qt.MouseButton.LeftButton and self._ruler_start is not None:
-            self._finish_ruler(self.film_point(event.position()))
+        if button == Qt.MouseButton.LeftButton and self._gesture is not None and self._gesture.fixed:
+            self._tool_event("release", event.position())
             event.accept()
             return
         super().mouseReleaseEvent(event)

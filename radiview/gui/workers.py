@@ -269,8 +269,9 @@ class GeneratorWorker(QObject):
         self.started.emit()
         try:
             for item in self._factory(self.abort_event):
-                if self.abort_event.is_set():
-                    break
+                # An item that arrives after Cancel is still finished work (the screening
+                # generator has journaled it): show it, or the run's count and its journal's
+                # disagree by one when it resumes.
                 self.yielded.emit(item)
                 if self._interleave:
                     QCoreApplication.processEvents()  # this thread's queue, not the GUI's

@@ -1,5 +1,8 @@
 """The model bundle: a state_dict file + ``model_card.json``, checked before anything loads.
 
+``ModelCard.from_dict`` is the one place a card is checked; its typed sections live in
+``radiview.inference.card`` (re-exported here).
+
 Layout of a bundle directory::
 
     model_card.json   the ModelCard below, JSON
@@ -13,23 +16,53 @@ always float32); everything is loaded as float32.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import math
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
+import torchvision
 
 from radiview.atomic import atomic_write
 from radiview.errors import BundleIntegrityError, ModelBundleError
+from radiview.inference.card import (
+    Architecture,
+    CardSection,
+    ChangelogEntry,
+    GateSpec,
+    Metrics,
+    Preprocessing,
+    SpatialGateSpec,
+)
 
 FORMAT_VERSION = 1
 CARD_FILE = "model_card.json"
 WEIGHTS_FILE = "model.pt"
 GATE_PREFIX = "gate."
+
+__all__ = [
+    "CARD_FILE",
+    "FORMAT_VERSION",
+    "GATE_PREFIX",
+    "WEIGHTS_FILE",
+    "Architecture",
+    "ChangelogEntry",
+    "GateSpec",
+    "Metrics",
+    "ModelCard",
+    "Preprocessing",
+    "SpatialGateSpec",
+    "load_bundle",
+    "read_model_card",
+    "sha256_file",
+    "write_bundle",
+]
 
 
 @dataclass(frozen=True)
@@ -39,21 +72,25 @@ class ModelCard:
     format_version: int
     name: str
     version: str
-    architecture: dict[str, Any]  # {"backbone", "num_classes", "hidden", "dropout"}
+    architecture: Architecture
     labels: tuple[str, ...]
-    preprocessing: dict[str, Any]  # PreprocessConfig.to_dict()
+    preprocessing: Preprocessing
     temperature: float  # softmax temperature fitted on val (1.0 = uncalibrated)
-    thresholds: dict[str, float]  # per-label operating points, for display/flags
-    gate: dict[str, Any]  # {"method", "threshold", "min_std", "max_colorfulness", ...}
+    thresholds: Mapping[str, float]  # per-label operating points, for display/flags
+    gate: GateSpec
     gradcam_target_layer: str  # module path inside RadiviewNet, e.g. "features.12"
     weights_file: str
     weights_sha256: str
-    metrics: dict[str, Any] = field(default_factory=dict)
-    training_data: dict[str, Any] = field(default_factory=dict)
-    recipe: dict[str, Any] = field(default_factory=dict)  # {"command", "commit", ...}
+    metrics: Metrics = field(default_factory=Metrics)
+    training_data: Mapping[str, Any] = field(default_factory=dict)
+    recipe: Mapping[str, Any] = field(default_factory=dict)  # {"command", "commit", ...}
     intended_use: str = ""
     limitations: tuple[str, ...] = ()
     created: str = ""
+    changelog: tuple[ChangelogEntry, ...] = ()
+    torch_version: str = ""  # the versions the bundle was exported with ("" on cards <= 1.2.0)
+    torchvision_version: str = ""
+    reading_flags: Mapping[str, Any] = field(default_factory=dict)  # radiview.inference.flags policy
 
     @property
     def display_name(self) -> str:
@@ -61,6 +98,7 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str | None = None) -> ModelCard:
+        """Parse and check a whole card; ModelBundleError (naming ``source``) on any problem."""
         try:
             version = int(data["format_version"])
         except (KeyError, TypeError, ValueError) as exc:
@@ -71,35 +109,89 @@ class ModelCard:
                 f"{FORMAT_VERSION}); update RadiView or re-export the model",
                 source,
             )
-        try:
-            return cls(
-                format_version=version,
-                name=str(data["name"]),
-                version=str(data["version"]),
-                architecture=dict(data["architecture"]),
-                labels=tuple(str(v) for v in data["labels"]),
-                preprocessing=dict(data["preprocessing"]),
-                temperature=float(data["temperature"]),
-                thresholds={str(k): float(v) for k, v in dict(data.get("thresholds", {})).items()},
-                gate=dict(data["gate"]),
-                gradcam_target_layer=str(data["gradcam_target_layer"]),
-                weights_file=str(data.get("weights_file", WEIGHTS_FILE)),
-                weights_sha256=str(data["weights_sha256"]).lower(),
-                metrics=dict(data.get("metrics", {})),
-                training_data=dict(data.get("training_data", {})),
-                recipe=dict(data.get("recipe", {})),
-                intended_use=str(data.get("intended_use", "")),
-                limitations=tuple(str(v) for v in data.get("limitations", ())),
-                created=str(data.get("created", "")),
+        architecture = _section(Architecture, data, "architecture", source)
+        card = cls(
+            format_version=version,
+            architecture=architecture,
+            preprocessing=_section(Preprocessing, data, "preprocessing", source),
+            gate=_section(GateSpec, data, "gate", source),
+            metrics=_section(Metrics, {"metrics": data.get("metrics") or {}}, "metrics", source),
+            **_plain_fields(data, source),
+        )
+        if len(card.labels) != architecture.num_classes:
+            raise ModelBundleError(
+                f"model card lists {len(card.labels)} labels for a {architecture.num_classes}-class network",
+                source,
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelBundleError(f"model card is missing or has a bad field: {exc}", source) from exc
+        return card
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["labels"] = list(self.labels)
-        data["limitations"] = list(self.limitations)
-        return data
+        """The card's JSON form (plain dicts and lists, sections in the file's order)."""
+        out: dict[str, Any] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, CardSection):
+                value = value.to_dict()
+            elif isinstance(value, tuple):
+                value = [v.to_dict() if isinstance(v, CardSection) else v for v in value]
+            elif isinstance(value, Mapping):
+                value = copy.deepcopy(dict(value))
+            out[item.name] = value
+        return out
+
+
+_Section = TypeVar("_Section", Architecture, Preprocessing, GateSpec, Metrics)
+
+
+def _section(kind: type[_Section], data: Mapping[str, Any], key: str, source: str | None) -> _Section:
+    """``data[key]`` parsed as ``kind``; its problem as a ModelBundleError naming ``source``."""
+    if key not in data:
+        raise ModelBundleError(f"model card is missing or has a bad field: {key!r}", source)
+    value = data[key]
+    if not isinstance(value, Mapping):
+        raise ModelBundleError(f"model card {key} must be a JSON object", source)
+    try:
+        return kind.from_dict(value)
+    except (KeyError, TypeError, ValueError) as exc:
+        reason = str(exc).strip("'\"") if isinstance(exc, KeyError) else str(exc)
+        if key == "gate":  # its messages already say "gate"
+            message = reason if "gate" in reason else f"model card gate: {reason}"
+            raise ModelBundleError(message, source) from exc
+        verdict = "is not supported" if key in ("architecture", "preprocessing") else "is invalid"
+        raise ModelBundleError(f"model card {key} {verdict}: {reason}", source) from exc
+
+
+def _plain_fields(data: Mapping[str, Any], source: str | None) -> dict[str, Any]:
+    """The card's scalar and free-form fields, checked."""
+    try:
+        labels = tuple(str(v) for v in data["labels"])
+        temperature = float(data["temperature"])
+        out: dict[str, Any] = {
+            "name": str(data["name"]),
+            "version": str(data["version"]),
+            "labels": labels,
+            "temperature": temperature,
+            "thresholds": {str(k): float(v) for k, v in dict(data.get("thresholds", {})).items()},
+            "gradcam_target_layer": str(data["gradcam_target_layer"]),
+            "weights_file": str(data.get("weights_file", WEIGHTS_FILE)),
+            "weights_sha256": str(data["weights_sha256"]).lower(),
+            "training_data": copy.deepcopy(dict(data.get("training_data", {}))),
+            "recipe": copy.deepcopy(dict(data.get("recipe", {}))),
+            "intended_use": str(data.get("intended_use", "")),
+            "limitations": tuple(str(v) for v in data.get("limitations", ())),
+            "created": str(data.get("created", "")),
+            "changelog": tuple(ChangelogEntry.from_dict(e) for e in data.get("changelog", ())),
+            "torch_version": str(data.get("torch_version", "")),
+            "torchvision_version": str(data.get("torchvision_version", "")),
+            "reading_flags": copy.deepcopy(dict(data.get("reading_flags") or {})),
+        }
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelBundleError(f"model card is missing or has a bad field: {exc}", source) from exc
+    if not labels or len(set(labels)) != len(labels):
+        raise ModelBundleError(f"model card labels must be distinct and not empty: {list(labels)}", source)
+    if not (temperature > 0 and math.isfinite(temperature)):
+        raise ModelBundleError(f"model card temperature {temperature} must be > 0", source)
+    return out
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -168,11 +260,12 @@ def write_bundle(
     state_dict: Mapping[str, torch.Tensor],
     half: bool = True,
 ) -> ModelCard:
-    """Write weights then card atomically; fills in format_version, weights_file and SHA-256.
+    """Write weights then card atomically; fills in format_version, weights_file and SHA-256,
+    and the torch/torchvision versions unless ``card_fields`` names them.
 
-    ``card_fields`` holds every other ModelCard field. ``half`` stores the network's floating
-    tensors as float16 (never the ``gate.`` ones). Existing files are replaced, never
-    left half-written (write to a temp file, fsync, rename).
+    ``card_fields`` holds every other ModelCard field (sections as dicts or typed). ``half``
+    stores the network's floating tensors as float16 (never the ``gate.`` ones). Existing
+    files are replaced, never left half-written (write to a temp file, fsync, rename).
     """
     out = Path(bundle_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -189,16 +282,19 @@ def write_bundle(
     weights_path = out / WEIGHTS_FILE
     with atomic_write(weights_path) as fh:
         torch.save(tensors, fh)
-    fields = dict(card_fields)
-    fields.update(
+    card_dict = {
+        k: (v.to_dict() if isinstance(v, Mapping) and hasattr(v, "to_dict") else v)
+        for k, v in card_fields.items()
+    }
+    card_dict["torch_version"] = card_dict.get("torch_version") or torch.__version__
+    card_dict["torchvision_version"] = card_dict.get("torchvision_version") or torchvision.__version__
+    card_dict.update(
         format_version=FORMAT_VERSION,
         weights_file=WEIGHTS_FILE,
         weights_sha256=sha256_file(weights_path),
     )
-    card = ModelCard.from_dict(fields)
+    card = ModelCard.from_dict(card_dict)
     text = json.dumps(card.to_dict(), indent=2, sort_keys=False) + "\n"
     with atomic_write(out / CARD_FILE, "w", encoding="utf-8") as fh:
         fh.write(text)
     return card
-
-

@@ -23,18 +23,16 @@ from radiview.errors import InferenceError, ModelBundleError
 from radiview.inference.bundle import GATE_PREFIX, ModelCard, load_bundle
 from radiview.inference.device import configure_cpu_threads, resolve_device
 from radiview.inference.explain import apply_gradient_scope, find_layer, resize_heatmap, run_gradcam
-from radiview.inference.gate import SpatialGate, gate_verdict, mahalanobis_scores
+from radiview.inference.gate import GateFacts, SpatialGate, gate_verdict, mahalanobis_scores
 from radiview.inference.network import SMALL_FEATURE_DIM, RadiviewNet, build_network
 from radiview.inference.precision import Parity, autocast_to, compare, default_reduced_dtype
 from radiview.inference.prediction import Explanation, GateVerdict, Prediction
-from radiview.inference.preprocess import PreprocessConfig, preprocess
+from radiview.inference.preprocess import Preprocessing, preprocess
 from radiview.io.radiograph import Radiograph
 
 log = logging.getLogger("radiview.inference")
 
 T = TypeVar("T")
-
-GATE_METHODS = ("mahalanobis",)
 
 
 def _is_accelerator_error(exc: BaseException) -> bool:
@@ -52,31 +50,14 @@ def build_bundle_network(
 ) -> tuple[RadiviewNet, torch.Tensor, torch.Tensor]:
     """Build the card's network, load its weights strictly, and split off the gate tensors.
 
-    Every mismatch (architecture, keys, shapes, labels, gate, target layer) is a
-    ModelBundleError naming ``source``, never a torch traceback.
+    The card itself was checked when it was read (``ModelCard.from_dict``); every mismatch
+    between card and weights (keys, shapes, gate tensors, target layer) is a ModelBundleError
+    naming ``source``, never a torch traceback.
     """
     try:
         net = build_network(card.architecture)
     except (ValueError, TypeError) as exc:
         raise ModelBundleError(f"model card architecture is not supported: {exc}", source) from exc
-    num_classes = int(card.architecture.get("num_classes", 4))
-    if len(card.labels) != num_classes:
-        raise ModelBundleError(
-            f"model card lists {len(card.labels)} labels for a {num_classes}-class network", source
-        )
-    if not (card.temperature > 0 and np.isfinite(card.temperature)):
-        raise ModelBundleError(f"model card temperature {card.temperature} must be > 0", source)
-    try:
-        PreprocessConfig.from_dict(card.preprocessing)
-    except (ValueError, TypeError) as exc:
-        raise ModelBundleError(f"model card preprocessing is not supported: {exc}", source) from exc
-    gate = card.gate
-    if gate.get("method") not in GATE_METHODS:
-        raise ModelBundleError(f"unknown gate method {gate.get('method')!r} in the model card", source)
-    try:
-        float(gate["threshold"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelBundleError("model card gate has no numeric threshold", source) from exc
     net_state = {k: v for k, v in state.items() if not k.startswith(GATE_PREFIX)}
     try:
         net.load_state_dict(net_state, strict=True)
@@ -90,9 +71,14 @@ def build_bundle_network(
     precision = state.get(GATE_PREFIX + "precision")
     if means is None or precision is None:
         raise ModelBundleError("weights file lacks the gate tensors gate.class_means/gate.precision", source)
-    if means.ndim != 2 or means.shape[1] != SMALL_FEATURE_DIM or precision.shape != (
-        SMALL_FEATURE_DIM,
-        SMALL_FEATURE_DIM,
+    if (
+        means.ndim != 2
+        or means.shape[1] != SMALL_FEATURE_DIM
+        or precision.shape
+        != (
+            SMALL_FEATURE_DIM,
+            SMALL_FEATURE_DIM,
+        )
     ):
         raise ModelBundleError(
             f"gate tensors have shapes {tuple(means.shape)} and {tuple(precision.shape)}; expected "
@@ -111,23 +97,14 @@ def build_bundle_network(
 def build_spatial_gate(
     card: ModelCard, state: dict[str, torch.Tensor], source: str | os.PathLike[str] | None = None
 ) -> SpatialGate | None:
-    """The card's layout check (``gate["spatial"]``), or None for a card without one (<= 1.1.0).
+    """The card's layout check (``card.gate.spatial``), or None for a card without one (<= 1.1.0).
 
     Every inconsistency between the card and the ``gate.spatial_*`` tensors is a ModelBundleError.
     """
-    spatial = card.gate.get("spatial")
-    if not spatial:
+    spatial = card.gate.spatial
+    if spatial is None:
         return None
-    try:
-        if spatial.get("method", "mahalanobis") not in GATE_METHODS:
-            raise ValueError(f"unknown method {spatial.get('method')!r}")
-        rows, cols = (int(v) for v in spatial["grid"])
-        channels = int(spatial["channels"])
-        float(spatial["threshold"])
-        if rows < 1 or cols < 1 or channels < 1:
-            raise ValueError(f"grid {rows}×{cols} with {channels} channels")
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise ModelBundleError(f"model card's spatial gate is invalid: {exc}", source) from exc
+    (rows, cols), channels = spatial.grid, spatial.channels
     tensors = {}
     for name in ("spatial_projection", "spatial_class_means", "spatial_precision"):
         value = state.get(GATE_PREFIX + name)
@@ -137,7 +114,9 @@ def build_spatial_gate(
     dim = rows * cols * channels
     expected = {
         "spatial_projection": (SMALL_FEATURE_DIM, channels),
-        "spatial_class_means": (len(card.labels), dim),
+        # one row per gate cluster: the training targets (e.g. 5 with the set-valued ``pneumonia``), not
+        # necessarily the card's labels
+        "spatial_class_means": (max(1, int(tensors["spatial_class_means"].shape[0])), dim),
         "spatial_precision": (dim, dim),
     }
     for name, shape in expected.items():
@@ -172,16 +151,13 @@ class Classifier:
     ) -> None:
         self.card = card
         self.labels: tuple[str, ...] = card.labels
-        try:
-            self.preprocess_config = PreprocessConfig.from_dict(card.preprocessing)
-        except (ValueError, TypeError) as exc:
-            raise ModelBundleError(f"model card preprocessing is not supported: {exc}") from exc
+        self.preprocess_config: Preprocessing = card.preprocessing
         self.network = network.eval()
         self._target_layer = find_layer(network, card.gradcam_target_layer)
         apply_gradient_scope(network, self._target_layer)
         self._class_means = class_means.detach().cpu().double()
         self._precision = precision.detach().cpu().double()
-        if bool(card.gate.get("spatial")) != (spatial_gate is not None):
+        if (card.gate.spatial is not None) != (spatial_gate is not None):
             raise ModelBundleError("the card's gate and the spatial gate tensors given do not agree")
         self._spatial_gate = spatial_gate
         self._temperature = float(card.temperature)
@@ -211,7 +187,8 @@ class Classifier:
     def _move_to(self, device: torch.device) -> None:
         # channels_last is the layout cuDNN's fastest convolutions want; the CPU keeps NCHW.
         layout = torch.channels_last if device.type == "cuda" else torch.contiguous_format
-        self.network.to(device, memory_format=layout)
+        self.network.to(device)
+        self.network.to(memory_format=layout)
         self.device = device
         self.reduced_precision = None  # a new device earns it again (see check_reduced_precision)
 
@@ -270,29 +247,18 @@ class Classifier:
         features: torch.Tensor,
         cells: torch.Tensor | None,
         input_std: np.ndarray,
-        radiographs: Sequence[Radiograph | None],
+        films: Sequence[GateFacts],
     ) -> list[GateVerdict]:
         scores = mahalanobis_scores(features, self._class_means, self._precision)
         spatial: list[float | None] = [None] * len(scores)
         if self._spatial_gate is not None:
             assert cells is not None
             spatial = [float(v) for v in self._spatial_gate.scores(cells)]
-        verdicts = []
-        rows = zip(scores, spatial, input_std, radiographs, strict=True)
-        for score, spatial_score, std, radiograph in rows:
-            was_color = bool(radiograph is not None and radiograph.was_color)
-            verdicts.append(
-                gate_verdict(
-                    float(score),
-                    float(std),
-                    self.card.gate,
-                    was_color,
-                    _color_score(radiograph),
-                    spatial_score=spatial_score,
-                    view_position=radiograph.view_position if radiograph is not None else None,
-                )
-            )
-        return verdicts
+        rows = zip(scores, spatial, input_std, films, strict=True)
+        return [
+            gate_verdict(float(score), float(std), self.card.gate, film, spatial_score=spatial_score)
+            for score, spatial_score, std, film in rows
+        ]
 
     def _predictions(
         self,
@@ -300,10 +266,10 @@ class Classifier:
         features: torch.Tensor,
         cells: torch.Tensor | None,
         batch: torch.Tensor,
-        radiographs: Sequence[Radiograph | None],
+        films: Sequence[Radiograph | GateFacts | None],
     ) -> list[Prediction]:
         probs = self.probabilities_from_logits(logits)
-        verdicts = self._verdicts(features, cells, self._input_std(batch), radiographs)
+        verdicts = self._verdicts(features, cells, self._input_std(batch), [_gate_facts(f) for f in films])
         return [
             Prediction(
                 labels=self.labels,
@@ -360,20 +326,19 @@ class Classifier:
         return parity
 
     def predict_tensors(
-        self, batch: torch.Tensor, radiographs: Sequence[Radiograph | None]
+        self, batch: torch.Tensor, films: Sequence[Radiograph | GateFacts | None]
     ) -> list[Prediction]:
         """Predictions for an already preprocessed (N, C, H, W) batch, in one forward pass.
 
-        ``radiographs`` (same order; None where unknown) supply the colour record for the gate.
+        ``films`` (same order) tell the gate what it reads besides the input: a ``GateFacts``
+        (what a screening queue keeps of a film), the Radiograph itself, or None where unknown.
         """
-        if batch.ndim != 4 or batch.shape[0] != len(radiographs):
-            raise ValueError(
-                f"batch of shape {tuple(batch.shape)} does not match {len(radiographs)} radiographs"
-            )
+        if batch.ndim != 4 or batch.shape[0] != len(films):
+            raise ValueError(f"batch of shape {tuple(batch.shape)} does not match {len(films)} radiographs")
         if batch.shape[0] == 0:
             return []
         logits, features, cells = self._guarded("prediction", lambda: self._forward(batch))
-        return self._predictions(logits, features, cells, batch, radiographs)
+        return self._predictions(logits, features, cells, batch, films)
 
     def predict_batch(self, radiographs: Sequence[Radiograph]) -> list[Prediction]:
         """One forward pass for the whole batch (preprocessing runs here, serially)."""
@@ -394,9 +359,7 @@ class Classifier:
         except ValueError:
             raise ValueError(f"unknown label {label!r}; the model knows {', '.join(self.labels)}") from None
 
-    def _cam(
-        self, radiograph: Radiograph, label: str | None
-    ) -> tuple[Prediction, np.ndarray, int]:
+    def _cam(self, radiograph: Radiograph, label: str | None) -> tuple[Prediction, np.ndarray, int]:
         batch = self.preprocess(radiograph).unsqueeze(0)
         index = self._label_index(label)
 
@@ -458,19 +421,10 @@ class Classifier:
         return maps
 
 
-
-def _color_score(radiograph: Radiograph | None) -> float | None:
-    """io's recorded colourfulness of a colour input (metadata strings), if any."""
-    if radiograph is None:
-        return None
-    raw: Any = radiograph.metadata.get("colorfulness")
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        return None
-    return value if np.isfinite(value) else None
+def _gate_facts(film: Radiograph | GateFacts | None) -> GateFacts:
+    if film is None:
+        return GateFacts()
+    return film if isinstance(film, GateFacts) else GateFacts.of(film)
 
 
 __all__ = ["Classifier", "build_bundle_network", "build_spatial_gate"]

@@ -5,7 +5,7 @@ Up to five checks, cheapest first, all pure functions so training and the app sh
 0. a DICOM header naming a non-frontal view (ViewPosition LL, RL, LLD, RLD, LAO, ...);
 1. a near-uniform model input (blank film, test pattern): std of the windowed input < ``min_std``;
 2. a colour photograph: io converts colour inputs to luminance and records ``was_color``
-   and ``metadata["colorfulness"]`` (``colorfulness`` below); refused above ``max_colorfulness``;
+   and ``Radiograph.colorfulness`` (``colorfulness`` below); refused above ``max_colorfulness``;
 3. a feature-space distance: the Mahalanobis distance of the pooled backbone features to
    the nearest class mean (shared shrinkage covariance), refused above ``threshold``;
 4. (optional, card ``gate["spatial"]``) a layout distance: the same Mahalanobis arithmetic on a
@@ -40,13 +40,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from radiview.inference.card import GateSpec
 from radiview.inference.prediction import GateVerdict
-from radiview.io.image import colorfulness  # io scores colour inputs; one formula for both
+from radiview.io.color import colorfulness  # io scores colour inputs; one formula for both
+from radiview.io.radiograph import Radiograph
 
 __all__ = [
     "NON_FRONTAL_VIEW_POSITIONS",
     "REASON_COLOR",
     "REASON_UNIFORM",
+    "GateFacts",
     "SpatialGate",
     "colorfulness",
     "fit_gate",
@@ -127,17 +130,30 @@ def mahalanobis_scores(features: Any, class_means: Any, precision: Any) -> np.nd
     return quad.clamp_min(0.0).sqrt().min(dim=1).values.numpy()
 
 
+@dataclass(frozen=True)
+class GateFacts:
+    """What the gate reads about a film besides its model input: the colour record and the
+    DICOM view position. No pixels, so screening can queue thousands of them cheaply."""
+
+    was_color: bool = False
+    colorfulness: float | None = None  # io's score of a file stored in colour
+    view_position: str | None = None
+
+    @classmethod
+    def of(cls, radiograph: Radiograph) -> GateFacts:
+        return cls(radiograph.was_color, radiograph.colorfulness, radiograph.view_position)
+
+
 def gate_verdict(
     score: float,
     input_std: float,
-    gate: Mapping[str, Any],
-    was_color: bool = False,
-    color_score: float | None = None,
+    gate: GateSpec | Mapping[str, Any],
+    film: GateFacts = GateFacts(),
     spatial_score: float | None = None,
-    view_position: str | None = None,
 ) -> GateVerdict:
     """Decide on one film from its Mahalanobis ``score``, the std of its windowed [0, 1]
-    model input and its colour record; ``gate`` is the model card's gate entry.
+    model input and what is known of the ``film``; ``gate`` is the model card's gate section
+    (a plain mapping is parsed as one).
 
     ``spatial_score`` is the layout distance; it is checked when the card has a
     ``gate["spatial"]`` entry (the verdict's ``score`` stays the global distance). A card with
@@ -145,36 +161,33 @@ def gate_verdict(
 
     A colour input without a recorded colourfulness is accepted: io converts gray images
     stored as RGB (common for exported PNGs) and records the score when it is a real photo.
-    ``view_position`` (DICOM ViewPosition) naming a lateral, decubitus or oblique view is
+    A view position (DICOM ViewPosition) naming a lateral, decubitus or oblique view is
     refused first: the header is the surest evidence there is.
     """
-    threshold = float(gate["threshold"])
-    min_std = float(gate.get("min_std", 0.0))
-    max_colorfulness = float(gate.get("max_colorfulness", float("inf")))
-    view_reason = view_position_reason(view_position)
+    spec = gate if isinstance(gate, GateSpec) else GateSpec.from_dict(gate)
+    view_reason = view_position_reason(film.view_position)
     if view_reason is not None:
         return GateVerdict(False, view_reason, float(score))
-    if not np.isfinite(input_std) or input_std < min_std:
+    if not np.isfinite(input_std) or input_std < spec.min_std:
         return GateVerdict(False, REASON_UNIFORM, float(score))
-    if was_color and color_score is not None and color_score > max_colorfulness:
+    if film.was_color and film.colorfulness is not None and film.colorfulness > spec.max_colorfulness:
         return GateVerdict(False, REASON_COLOR, float(score))
-    if not np.isfinite(score) or score > threshold:
+    if not np.isfinite(score) or score > spec.threshold:
         return GateVerdict(
             False,
-            f"unlike the training films (distance {score:.1f} > {threshold:.1f}): "
+            f"unlike the training films (distance {score:.1f} > {spec.threshold:.1f}): "
             "lateral view, CT or another kind of image?",
             float(score),
         )
-    spatial = gate.get("spatial")
-    if spatial:
+    if spec.spatial is not None:
         if spatial_score is None:
             raise ValueError("the card's gate has a spatial check but no spatial score was given")
-        spatial_threshold = float(spatial["threshold"])
-        if not np.isfinite(spatial_score) or spatial_score > spatial_threshold:
+        limit = spec.spatial.threshold
+        if not np.isfinite(spatial_score) or spatial_score > limit:
             return GateVerdict(
                 False,
                 f"layout unlike the training films (spatial distance {spatial_score:.1f} > "
-                f"{spatial_threshold:.1f}): lateral view or another kind of image?",
+                f"{limit:.1f}): lateral view or another kind of image?",
                 float(score),
             )
     return GateVerdict(True, "", float(score))

@@ -11,7 +11,6 @@ import logging
 import os
 import struct
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -23,49 +22,28 @@ from radiview.errors import (
     UnsupportedFormatError,
     UnsupportedImageError,
 )
+from radiview.io.color import COLOR_TOLERANCE, LUMA_WEIGHTS, apply_luminance, colorfulness
 from radiview.io.formats import check_pixel_count, describe_exception, read_head, sniff_format
+from radiview.io.jpeg_markers import JpegHeaderError, read_jpeg_frame_header
 from radiview.io.radiograph import Radiograph
 from radiview.io.windowing import window_from_percentiles
 
 logger = logging.getLogger("radiview.io")
 
-#: Colourfulness (Hasler & Süsstrunk, on a [0, 1] scale) above which a colour file counts as a
-#: colour image. A gray film stored as RGB scores 0; JPEG chroma noise on one stays < 0.01.
-COLOR_TOLERANCE = 0.02
+__all__ = [
+    "COLOR_TOLERANCE",
+    "LUMA_WEIGHTS",
+    "apply_luminance",
+    "colorfulness",
+    "read_image",
+    "read_image_size",
+]
 
-#: ITU-R BT.601 luma weights, the ones Pillow's "L" conversion uses.
-LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+#: (float32 gray pixels, bits, the RGB array when the file was a colour mode)
+_GrayPixels = tuple[np.ndarray, int, np.ndarray | None]
 
 _COLOR_MODES = frozenset({"RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr", "LAB", "HSV", "P", "PA"})
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
-
-
-def colorfulness(rgb: np.ndarray) -> float:
-    """Hasler & Süsstrunk (2003) colourfulness of an (H, W, 3) image on a [0, 1] scale.
-
-    0 for gray content; photographs typically score 0.15-0.5. Integer input is scaled by its
-    dtype's maximum. Computed on a strided ~512×512 sample: it is a global statistic.
-    """
-    arr = np.asarray(rgb)
-    if arr.ndim != 3 or arr.shape[2] < 3:
-        raise ValueError(f"expected an (H, W, 3) image, got shape {arr.shape}")
-    step = max(1, int(np.sqrt(arr.shape[0] * arr.shape[1] / 262_144)))
-    sample = arr[::step, ::step, :3].astype(np.float32)
-    if np.issubdtype(arr.dtype, np.integer):
-        sample /= np.float32(np.iinfo(arr.dtype).max)
-    r, g, b = sample[..., 0], sample[..., 1], sample[..., 2]
-    rg = r - g
-    yb = 0.5 * (r + g) - b
-    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
-
-
-def apply_luminance(rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 3) → (H, W) float32 BT.601 luminance, in the input's own units."""
-    arr = np.asarray(rgb)[..., :3]
-    out = arr[..., 0].astype(np.float32) * LUMA_WEIGHTS[0]
-    out += arr[..., 1].astype(np.float32) * LUMA_WEIGHTS[1]
-    out += arr[..., 2].astype(np.float32) * LUMA_WEIGHTS[2]
-    return out
 
 
 def read_image_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
@@ -85,41 +63,10 @@ def read_image_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
                 width, height = struct.unpack("<ii", head[18:26])
                 return abs(width), abs(height)
             if kind == "jpeg":
-                return _jpeg_size(fh)
-    except (OSError, struct.error):
+                frame = read_jpeg_frame_header(fh, until_scan=False)
+                return frame.width, frame.height
+    except (OSError, struct.error, JpegHeaderError):
         return None
-    return None
-
-
-def _jpeg_size(fh: BinaryIO) -> tuple[int, int] | None:
-    """Walk JPEG marker segments to the first SOFn and return (width, height)."""
-    fh.seek(2)
-    for _ in range(1000):  # bounded: a hostile file cannot make this loop forever
-        if fh.read(1) != b"\xff":
-            return None
-        marker = fh.read(1)
-        while marker == b"\xff":  # fill bytes
-            marker = fh.read(1)
-        if not marker:
-            return None
-        code = marker[0]
-        if code == 0x01 or 0xD0 <= code <= 0xD8:
-            continue  # stand-alone markers
-        if code in (0xD9, 0xDA):
-            return None  # end of image / start of scan before any frame header
-        length_bytes = fh.read(2)
-        if len(length_bytes) < 2:
-            return None
-        (length,) = struct.unpack(">H", length_bytes)
-        if 0xC0 <= code <= 0xCF and code not in (0xC4, 0xC8, 0xCC):
-            frame = fh.read(5)
-            if len(frame) < 5:
-                return None
-            height, width = struct.unpack(">HH", frame[1:5])
-            return width, height
-        if length < 2:
-            return None
-        fh.seek(length - 2, os.SEEK_CUR)
     return None
 
 
@@ -137,30 +84,8 @@ def read_image(path: str | os.PathLike[str]) -> Radiograph:
     size = read_image_size(p)
     if size is not None:
         check_pixel_count(size[1], size[0], p)
-    try:
-        with Image.open(p) as im:
-            check_pixel_count(im.height, im.width, p)
-            fmt = str(im.format or kind.upper())
-            mode = im.mode
-            pages = int(getattr(im, "n_frames", 1) or 1)
-            transposed = ImageOps.exif_transpose(im)
-            transposed.load()
-            pixels, bits, rgb = _gray_pixels(transposed, p)
-    except RadiviewError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"image too large to decode safely ({exc})", p) from None
-    except UnidentifiedImageError:
-        raise CorruptFileError(f"damaged {kind.upper()} file: Pillow cannot identify it", p) from None
-    except MemoryError:
-        raise ImageTooLargeError("not enough memory to decode this image", p) from None
-    except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, … on damaged files
-        raise CorruptFileError(
-            f"damaged or truncated {kind.upper()} file ({describe_exception(exc)})", p
-        ) from None
-
+    fmt, mode, pages, transposed, (pixels, bits, rgb) = _open(p, kind)
     warnings: list[str] = []
-    was_color = False
     metadata = {
         "format": fmt,
         "mode": mode,
@@ -169,18 +94,11 @@ def read_image(path: str | os.PathLike[str]) -> Radiograph:
     }
     if pages > 1:
         warnings.append(f"multi-page {fmt} ({pages} pages): showing the first page only")
-    photometric = "MONOCHROME2"
-    if rgb is not None:
-        photometric = "RGB"
-        score = colorfulness(rgb)
-        metadata["colorfulness"] = f"{score:.4f}"
-        if score > COLOR_TOLERANCE:
-            was_color = True
-            warnings.append(f"colour image ({mode}) converted to grayscale (luminance)")
-    if mode in ("LA", "La", "RGBA", "RGBa", "PA") and "A" in transposed.getbands():
-        alpha = np.asarray(transposed.getchannel("A"))
-        if alpha.min() < 255:
-            warnings.append("transparency (alpha channel) ignored")
+    score = None if rgb is None else colorfulness(rgb)
+    if score is not None and score > COLOR_TOLERANCE:
+        warnings.append(f"colour image ({mode}) converted to grayscale (luminance)")
+    if _has_transparency(transposed):
+        warnings.append("transparency (alpha channel) ignored")
     for text in warnings:
         logger.warning("%s: %s", p.name, text)
     logger.debug("%s: %s %s %dx%d, %d bit", p.name, fmt, mode, pixels.shape[1], pixels.shape[0], bits)
@@ -190,14 +108,45 @@ def read_image(path: str | os.PathLike[str]) -> Radiograph:
         kind="image",
         bits_stored=bits,
         default_window=window_from_percentiles(pixels),
-        photometric=photometric,
-        was_color=was_color,
+        photometric="MONOCHROME2" if rgb is None else "RGB",
+        was_color=score is not None and score > COLOR_TOLERANCE,
+        colorfulness=score,
         metadata=metadata,
         warnings=tuple(warnings),
     )
 
 
-def _gray_pixels(im: Image.Image, path: Path) -> tuple[np.ndarray, int, np.ndarray | None]:
+def _open(path: Path, kind: str) -> tuple[str, str, int, Image.Image, _GrayPixels]:
+    """(format, mode, pages, upright image, its gray pixels); RadiviewErrors for damaged files."""
+    try:
+        with Image.open(path) as im:
+            check_pixel_count(im.height, im.width, path)
+            fmt = str(im.format or kind.upper())
+            pages = int(getattr(im, "n_frames", 1) or 1)
+            transposed = ImageOps.exif_transpose(im)
+            transposed.load()
+            return fmt, im.mode, pages, transposed, _gray_pixels(transposed, path)
+    except RadiviewError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"image too large to decode safely ({exc})", path) from None
+    except UnidentifiedImageError:
+        raise CorruptFileError(f"damaged {kind.upper()} file: Pillow cannot identify it", path) from None
+    except MemoryError:
+        raise ImageTooLargeError("not enough memory to decode this image", path) from None
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, … on damaged files
+        raise CorruptFileError(
+            f"damaged or truncated {kind.upper()} file ({describe_exception(exc)})", path
+        ) from None
+
+
+def _has_transparency(im: Image.Image) -> bool:
+    if im.mode not in ("LA", "La", "RGBA", "RGBa", "PA") or "A" not in im.getbands():
+        return False
+    return bool(np.asarray(im.getchannel("A")).min() < 255)
+
+
+def _gray_pixels(im: Image.Image, path: Path) -> _GrayPixels:
     """(float32 gray pixels, bits, RGB array when the file was a colour mode)."""
     mode = im.mode
     if mode in _SIXTEEN_BIT_MODES:

@@ -19,8 +19,14 @@ CHEST_PRESETS: dict[str, tuple[float, float]] = {
     "Full dynamic": (0.0, 100.0),
     "Lung": (0.5, 75.0),
     "Mediastinum": (30.0, 99.8),
-    "Bone": (50.0, 99.95),
+    "Bone": (10.0, 100.0),  # of the body region, with headroom above: see window_for_bone
 }
+
+#: The body region: values above this fraction of the film's 1-99.9 percentile range (drops
+#: the dark air/padding around the chest that would otherwise drag the percentiles down).
+BODY_THRESHOLD = 0.08
+#: Bone keeps this fraction of its width above the densest bone, so cortex never saturates.
+BONE_HEADROOM = 0.08
 
 
 def window_for_preset(pixels: np.ndarray, name: str) -> Window:
@@ -29,15 +35,42 @@ def window_for_preset(pixels: np.ndarray, name: str) -> Window:
         low, high = CHEST_PRESETS[name]
     except KeyError:
         raise ValueError(f"unknown window preset {name!r}; known: {', '.join(CHEST_PRESETS)}") from None
+    if name == "Bone":
+        return window_for_bone(pixels)
     return window_from_percentiles(pixels, low, high)
+
+
+def window_for_bone(pixels: np.ndarray) -> Window:
+    """A wide window over the film's bone range: from the lung level of the body region up to
+    just past its densest bone.
+
+    A percentile window starting at the median (the old preset) put the lungs, and with them
+    the ribs projected over the lungs, at black. Here the lower bound is the 10th percentile of
+    the body region (darker than the ribs over the lungs, so they stay grey) and the upper bound
+    sits a little above the brightest bone, so its centre is high in the histogram.
+    """
+    sample = _sample(pixels)
+    lo, hi = np.percentile(sample, [1.0, 99.9])
+    body = sample[sample > lo + BODY_THRESHOLD * (hi - lo)]
+    if body.size < 16:
+        body = sample
+    low_pct, _ = CHEST_PRESETS["Bone"]
+    lower = float(np.percentile(body, low_pct))
+    top = float(np.percentile(body, 99.95))
+    upper = top + BONE_HEADROOM * max(top - lower, 1e-6)
+    return Window.from_bounds(lower, upper)
+
+
+def _sample(pixels: np.ndarray) -> np.ndarray:
+    step = max(1, int(np.sqrt(pixels.size / 262_144)))  # ~512x512 samples are plenty
+    return np.asarray(pixels[::step, ::step], dtype=np.float64).ravel()
 
 
 def window_from_percentiles(
     pixels: np.ndarray, low: float = DEFAULT_PERCENTILES[0], high: float = DEFAULT_PERCENTILES[1]
 ) -> Window:
     """A window spanning the given percentiles, computed on a strided sample for speed."""
-    step = max(1, int(np.sqrt(pixels.size / 262_144)))  # ~512x512 samples are plenty
-    sample = np.asarray(pixels[::step, ::step], dtype=np.float64)
+    sample = _sample(pixels)
     lo, hi = np.percentile(sample, [low, high])
     # 0 and 100 mean the true extremes, which a strided sample can miss (cheap to get exactly)
     if low <= 0.0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -58,7 +59,8 @@ def test_screening_fills_a_sortable_filterable_table(qtbot, window, tmp_path) ->
     column = panel.model.headers().index("P(COVID-19)")
     panel.table.sortByColumn(column, Qt.SortOrder.DescendingOrder)
     shown = [panel.proxy.index(r, column).data() for r in range(panel.proxy.rowCount())]
-    values = [float(v) for v in shown if v]
+    assert all(v.endswith(" %") for v in shown if v)  # the one probability format
+    values = [float(v.removesuffix(" %")) for v in shown if v]
     assert values == sorted(values, reverse=True) and shown[-1] == ""
 
     # Double-clicking a row opens that film in the viewer.
@@ -67,7 +69,7 @@ def test_screening_fills_a_sortable_filterable_table(qtbot, window, tmp_path) ->
     with qtbot.waitSignal(window.film_loaded, timeout=30000):
         panel.table.doubleClicked.emit(panel.proxy.index(row, 0))
     assert Path(window.session.radiograph.source).name == name
-    assert window.tabs.currentWidget() is window.viewer
+    assert window.tabs.currentWidget() is window.viewer_area
 
 
 def test_cancel_in_the_middle(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -253,3 +255,39 @@ def test_a_folder_screened_by_another_window_is_refused_not_corrupted(qtbot, win
     qtbot.waitUntil(lambda: not window.screening_running, timeout=30000)
     assert window.batch_panel.model.rowCount() == 0 and not journal.exists()
     assert run_screening(qtbot, window, folder).done == 3  # once the other window is done
+
+
+def test_table_words_and_stable_resumed_values(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """A refusal reads in words (the figures in the tooltip); a resumed row (CSV, 4 decimals)
+    shows exactly what the live row showed; the Message column is wide enough to read."""
+    from radiview.batch.records import ScreeningRecord as ScreeningResult
+    from radiview.gui.panels.batch import MESSAGE_MIN_WIDTH, BatchPanel
+    from radiview.inference.prediction import GateVerdict, Prediction
+
+    labels = ("normal", "bacterial_pneumonia", "viral_pneumonia", "covid19")
+    panel = BatchPanel()
+    qtbot.addWidget(panel)
+    panel.begin("/nowhere")
+    live = (0.12345, 0.5, 0.2, 0.17655)  # 12.345 % is where a second rounding would slip
+    resumed = tuple(float(f"{p:.4f}") for p in live)  # what the journal gives back
+    reason = "unlike the training films (distance 86.4 > 52.3): lateral view, CT or another kind of image?"
+    for name, probabilities in (("live.png", live), ("resumed.png", resumed)):
+        prediction = Prediction(labels, probabilities, GateVerdict(True), "m@1")
+        panel.add_progress(
+            SimpleNamespace(
+                result=ScreeningResult(name, "ok", prediction), done=1, total=3, elapsed_s=1.0, resumed=0
+            )
+        )
+    refused = ScreeningResult("lateral.png", "refused", None, reason)
+    panel.add_progress(SimpleNamespace(result=refused, done=3, total=3, elapsed_s=1.0, resumed=0))
+    model = panel.model
+    for column in range(3, 3 + len(labels)):
+        assert model.index(0, column).data() == model.index(1, column).data()
+    assert model.index(0, 3).data() in ("12.3 %", "12.4 %")
+    message = model.index(2, model.columnCount() - 1)
+    assert message.data() == "does not look like a frontal chest film (far from the training films)"
+    assert "feature distance 86.4, limit 52.3" in message.data(Qt.ItemDataRole.ToolTipRole)
+    panel.finish(SimpleNamespace(cancelled=False, done=3, total=3, elapsed_s=1.0))
+    assert panel.table.columnWidth(model.columnCount() - 1) >= MESSAGE_MIN_WIDTH
+    panel.filter_edit.setText("frontal chest")
+    assert panel.proxy.rowCount() == 1

@@ -37,7 +37,7 @@ def test_report_lines_strip_identifiers(qtbot, window, films) -> None:  # type: 
     for text in (kept, stripped):
         assert RESEARCH_NOTICE in text and "not a finding" in text and prediction.model in text
     assert "Doe" in kept and PATIENT_ID in kept and "m2.dcm" in kept
-    for secret in ("Doe", "Jane", PATIENT_ID, "1970", "m2.dcm"):
+    for secret in ("Doe", "Jane", PATIENT_ID, "1970", "2024-01-02", "m2.dcm"):
         assert secret not in stripped
     assert "Patient identifiers removed" in stripped
 

@@ -20,7 +20,8 @@ def test_top_class_is_highlighted(qtbot) -> None:  # type: ignore[no-untyped-def
     assert panel.bars["viral_pneumonia"].text() == "60.0 %"
     assert panel.bar_labels["viral_pneumonia"].font().bold()
     assert not panel.bar_labels["normal"].font().bold()
-    assert "Viral pneumonia" in panel.status_label.text()
+    assert panel.finding_label.text() == "Viral pneumonia pattern · 60.0\u00a0%"
+    assert "four classes" in panel.finding_label.toolTip()
     assert panel.refusal_box.isHidden() and panel.bars_box.isEnabled()
 
 

@@ -136,7 +136,7 @@ def test_heatmap_toggle_and_controls(qtbot, window, films) -> None:  # type: ign
             window.prediction_panel.class_combo.findData("covid19")
         )
     assert blocker.args[0].label == "covid19"
-    assert window.viewer.heatmap_label == "covid19"
+    assert window.viewer.heatmap_label == "COVID-19"  # the human class name
     key(qtbot, window, "h")
     assert not window.viewer.overlay_visible
     np.testing.assert_array_equal(shown(window), gray)
@@ -238,15 +238,15 @@ def test_corner_overlay_shows_window_level(qtbot, window, films) -> None:  # typ
     open_and_wait(qtbot, window, films["dicom_m2"])
     window.viewer.set_window(Window(center=1500.0, width=200.0))
     lines = window.viewer.overlay_lines()
-    assert lines["bottom_left"] == ["W 200  L 1500"]
-    assert lines["top_left"][0] == "m2.dcm" and "View PA" in lines["top_left"]
-    assert lines["top_right"] == []
+    assert lines["bottom_left"] == ["m2.dcm", "100 × 120 px", "W 200  L 1500"]
+    assert lines["top_left"] == ["Doe Jane", "ID MRN-4711"] and "View PA" in lines["bottom_right"]
+    assert lines["top_right"] == ["2024-01-02"]
     key(qtbot, window, "4")
     key(qtbot, window, "i")
     key(qtbot, window, "h")
     lines = window.viewer.overlay_lines()
-    assert lines["bottom_left"][0] == "Inverted" and lines["bottom_left"][1].endswith("(Lung)")
-    assert lines["top_right"][1] == "Model attention, not a finding"
+    assert lines["bottom_left"][-2] == "Inverted" and lines["bottom_left"][-1].endswith("(Lung)")
+    assert lines["top_right"][-1] == "Model attention, not a finding"
 
 
 def test_wheel_zoom_and_middle_drag_pan(qtbot, window, films) -> None:  # type: ignore[no-untyped-def]

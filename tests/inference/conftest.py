@@ -29,6 +29,7 @@ def _radiograph(
     shape: tuple[int, int] = (200, 300),
     seed: int = 0,
     was_color: bool = False,
+    colorfulness: float | None = None,
     metadata: Mapping[str, str] | None = None,
     source: str = "synthetic.png",
 ) -> Radiograph:
@@ -54,6 +55,7 @@ def _radiograph(
         bits_stored=16,
         default_window=window,
         was_color=was_color,
+        colorfulness=colorfulness,
         metadata=dict(metadata or {}),
     )
 

@@ -179,12 +179,12 @@ def test_uniform_film_is_refused_with_no_top_label_and_no_map(
 
 
 def test_colour_photograph_is_refused(classifier: Classifier, make_radiograph) -> None:
-    photo = make_radiograph(seed=8, was_color=True, metadata={"colorfulness": "0.35"})
+    photo = make_radiograph(seed=8, was_color=True, colorfulness=0.35)
     prediction = classifier.predict(photo)
     assert not prediction.accepted and prediction.gate.reason == REASON_COLOR
     assert prediction.top_label is None
     # A gray film that happened to be stored as RGB passes.
-    gray_rgb = make_radiograph(seed=8, was_color=True, metadata={"colorfulness": "0.001"})
+    gray_rgb = make_radiograph(seed=8, was_color=True, colorfulness=0.001)
     assert classifier.predict(gray_rgb).accepted
     # The batch path applies the same gate, per film.
     batch = classifier.predict_batch([gray_rgb, photo])
@@ -192,11 +192,9 @@ def test_colour_photograph_is_refused(classifier: Classifier, make_radiograph) -
 
 
 def test_colour_png_through_io_is_refused(classifier: Classifier, tmp_path: Path) -> None:
-    io = pytest.importorskip("radiview.io")
-    load_radiograph = getattr(io, "load_radiograph", None)
-    if load_radiograph is None:
-        pytest.skip("radiview.io.load_radiograph is not written yet")
     from PIL import Image
+
+    from radiview.io import load_radiograph
 
     rng = np.random.default_rng(0)
     rgb = np.zeros((160, 200, 3), dtype=np.uint8)
@@ -267,7 +265,10 @@ def test_cuda_out_of_memory_falls_back_to_the_cpu(
     assert clf.device.type == "cpu"
     assert next(clf.network.parameters()).device.type == "cpu"
     assert "moving the model to the CPU" in caplog.text
-    np.testing.assert_allclose(fallback.probabilities, on_gpu.probabilities, atol=1e-4)
+    # TF32 matmuls and cuDNN's convolution algorithms make GPU and CPU differ by ~1e-3 on a real GPU
+    # (7e-4 measured on an H200); the fallback must give the same reading, not the same rounding
+    np.testing.assert_allclose(fallback.probabilities, on_gpu.probabilities, atol=5e-3)
+    assert int(np.argmax(fallback.probabilities)) == int(np.argmax(on_gpu.probabilities))
     assert explanation is not None and explanation.heatmap.shape == radiograph.shape
 
 
@@ -345,6 +346,8 @@ def test_inconsistent_layout_check_is_a_bundle_error(
     gate = {"method": "mahalanobis", "threshold": 1.0e9, "min_std": 0.02,
             "spatial": {"grid": [2, 2], "channels": 8, "threshold": 1.0}}
     edit(tensors, gate)
-    bundle = write_test_bundle(tmp_path / "bad", tiny_net, gate=gate, spatial=tensors)
+    # A bad card entry is refused as the bundle is written (the card is checked in one place);
+    # card and tensors that disagree, as it is loaded.
     with pytest.raises(ModelBundleError, match=message):
+        bundle = write_test_bundle(tmp_path / "bad", tiny_net, gate=gate, spatial=tensors)
         Classifier.from_bundle(bundle, device="cpu")

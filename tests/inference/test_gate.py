@@ -9,6 +9,7 @@ import torch
 from radiview.inference.gate import (
     REASON_COLOR,
     REASON_UNIFORM,
+    GateFacts,
     SpatialGate,
     colorfulness,
     fit_gate,
@@ -122,12 +123,12 @@ def test_threshold_for_is_the_quantile() -> None:
 
 def test_verdict_order_and_reasons() -> None:
     assert gate_verdict(5.0, 0.2, GATE).accepted
-    uniform = gate_verdict(500.0, 0.001, GATE, was_color=True, color_score=0.9)
+    uniform = gate_verdict(500.0, 0.001, GATE, GateFacts(was_color=True, colorfulness=0.9))
     assert (uniform.accepted, uniform.reason) == (False, REASON_UNIFORM)  # cheapest check first
-    color = gate_verdict(500.0, 0.2, GATE, was_color=True, color_score=0.3)
+    color = gate_verdict(500.0, 0.2, GATE, GateFacts(was_color=True, colorfulness=0.3))
     assert (color.accepted, color.reason) == (False, REASON_COLOR)
-    assert gate_verdict(5.0, 0.2, GATE, was_color=True, color_score=0.05).accepted
-    assert gate_verdict(5.0, 0.2, GATE, was_color=False, color_score=0.9).accepted
+    assert gate_verdict(5.0, 0.2, GATE, GateFacts(was_color=True, colorfulness=0.05)).accepted
+    assert gate_verdict(5.0, 0.2, GATE, GateFacts(was_color=False, colorfulness=0.9)).accepted
     far = gate_verdict(41.24, 0.2, GATE)
     assert not far.accepted and far.score == 41.24
     assert far.reason == (
@@ -279,14 +280,14 @@ def test_verdict_with_a_spatial_check() -> None:
 
 
 def test_a_dicom_header_naming_a_non_frontal_view_is_refused_first() -> None:
-    lateral = gate_verdict(5.0, 0.2, GATE, view_position="LL")
+    lateral = gate_verdict(5.0, 0.2, GATE, GateFacts(view_position="LL"))
     assert not lateral.accepted
     expected = "not a frontal chest radiograph: the DICOM header says view position LL (lateral)"
     assert lateral.reason == expected
-    assert "decubitus" in gate_verdict(5.0, 0.2, GATE, view_position=" rld ").reason
-    assert "oblique" in gate_verdict(5.0, 0.2, GATE, view_position="RAO").reason
+    assert "decubitus" in gate_verdict(5.0, 0.2, GATE, GateFacts(view_position=" rld ")).reason
+    assert "oblique" in gate_verdict(5.0, 0.2, GATE, GateFacts(view_position="RAO")).reason
     # Before the uniform check: the header is the surest evidence.
-    assert "view position" in gate_verdict(5.0, 0.001, GATE, view_position="RL").reason
+    assert "view position" in gate_verdict(5.0, 0.001, GATE, GateFacts(view_position="RL")).reason
     for frontal in ("PA", "AP", "ap", "", None):
-        assert gate_verdict(5.0, 0.2, GATE, view_position=frontal).accepted
+        assert gate_verdict(5.0, 0.2, GATE, GateFacts(view_position=frontal)).accepted
         assert view_position_reason(frontal) is None

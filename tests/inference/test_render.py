@@ -10,10 +10,13 @@ import pytest
 
 from radiview.render import (
     COLORMAPS,
+    FADE,
     apply_colormap,
     apply_heatmap_overlay,
     colormap_lut,
     composite_heatmap,
+    fade_text,
+    heat_alpha,
 )
 
 
@@ -41,21 +44,30 @@ def test_apply_colormap_values() -> None:
         apply_colormap(np.zeros((2, 2, 2)))
 
 
-def test_composite_blends_above_min_value_only() -> None:
+def test_composite_fades_in_softly_without_an_edge() -> None:
     gray = np.full((3, 4), 100, dtype=np.uint8)
     heat = np.zeros((3, 4), dtype=np.float32)
-    heat[1, 1:3] = [0.19, 1.0]
-    out = composite_heatmap(gray, heat, opacity=0.4, colormap="jet", min_value=0.2)
+    heat[1, 1:3] = [0.14, 1.0]
+    out = composite_heatmap(gray, heat, opacity=0.4, colormap="jet", fade=(0.15, 0.45))
     assert out.shape == (3, 4, 3) and out.dtype == np.uint8
-    assert (out[0] == 100).all() and tuple(out[1, 1]) == (100, 100, 100)  # below min_value: untouched
+    assert (out[0] == 100).all() and tuple(out[1, 1]) == (100, 100, 100)  # under the fade: untouched
     expected = np.rint(0.6 * 100 + 0.4 * np.array([128, 0, 0])).astype(np.uint8)
-    assert tuple(out[1, 2]) == tuple(expected)
+    assert tuple(out[1, 2]) == tuple(expected)  # over it: the full opacity
     assert (composite_heatmap(gray, heat, opacity=0.0) == 100).all()
     assert tuple(composite_heatmap(gray, heat, opacity=1.0)[1, 2]) == (128, 0, 0)
     # An RGB background works the same; the input is never modified.
     rgb = np.repeat(gray[:, :, None], 3, axis=2)
-    np.testing.assert_array_equal(composite_heatmap(rgb, heat), out)
+    np.testing.assert_array_equal(composite_heatmap(rgb, heat, fade=(0.15, 0.45)), out)
     assert (gray == 100).all()
+
+
+def test_soft_threshold_is_continuous_and_stated() -> None:
+    ramp = np.linspace(0.0, 1.0, 1001, dtype=np.float32)[None, :]
+    alpha = heat_alpha(ramp, FADE)[0]
+    assert alpha[ramp[0] <= FADE[0]].max() == 0.0 and alpha[ramp[0] >= FADE[1]].min() == 1.0
+    assert np.all(np.diff(alpha) >= 0)  # monotone
+    assert np.abs(np.diff(alpha)).max() < 0.006  # no jump anywhere: no drawn outline
+    assert "15 %" in fade_text() and "45 %" in fade_text()
 
 
 def test_composite_rejects_mismatches() -> None:
@@ -66,10 +78,11 @@ def test_composite_rejects_mismatches() -> None:
 
 
 def test_overlay_layer_alpha() -> None:
-    heat = np.array([[0.1, 0.9]], dtype=np.float32)
-    rgba = apply_heatmap_overlay(heat, opacity=0.5, colormap="viridis", min_value=0.2)
-    assert rgba.shape == (1, 2, 4) and rgba.dtype == np.uint8
+    heat = np.array([[0.1, 0.9, 0.3]], dtype=np.float32)
+    rgba = apply_heatmap_overlay(heat, opacity=0.5, colormap="viridis", fade=(0.2, 0.4))
+    assert rgba.shape == (1, 3, 4) and rgba.dtype == np.uint8
     assert rgba[0, 0, 3] == 0 and rgba[0, 1, 3] == 128
+    assert rgba[0, 2, 3] == 64  # half-way up the ramp: half the opacity
     np.testing.assert_array_equal(rgba[..., :3], apply_colormap(heat, "viridis"))
 
 

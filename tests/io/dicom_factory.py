@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pydicom
 from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
@@ -44,8 +45,12 @@ SYNTAXES: dict[str, UID] = {
     "j2k": JPEG2000Lossless,
     "jpeg_lossless": JPEGLosslessSV1,
     "jpeg_baseline": JPEGBaseline8Bit,
-    "jpeg_extended": JPEGExtended12Bit,  # 12-bit: no bundle-friendly decoder exists
+    "jpeg_extended": JPEGExtended12Bit,  # GDCM writes 16-bit samples here; GDCM reads them back
 }
+
+#: A true 12-bit JPEG Extended film (frame header precision 12) from pydicom's own test files,
+#: shipped inside the pydicom wheel: no encoder here writes one (GDCM writes 16-bit samples).
+TRUE_12BIT_JPEG = Path(pydicom.__file__).parent / "data" / "test_files" / "JPGExtended.dcm"
 
 
 def gradient_image(
@@ -223,6 +228,7 @@ def write_png16(path: Path, pixels: np.ndarray) -> Path:
 
 __all__ = [
     "SYNTAXES",
+    "TRUE_12BIT_JPEG",
     "SecondaryCaptureImageStorage",
     "encode",
     "gradient_image",

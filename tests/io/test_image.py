@@ -63,7 +63,7 @@ def test_gray_film_saved_as_rgb_is_not_colour(tmp_path: Path) -> None:
     rad = read_image(tmp_path / "rgb.png")
     np.testing.assert_allclose(rad.pixels, gray, atol=1e-3)
     assert not rad.was_color and rad.warnings == ()
-    assert rad.photometric == "RGB" and float(rad.metadata["colorfulness"]) == 0.0
+    assert rad.photometric == "RGB" and rad.colorfulness == 0.0
 
 
 def test_colour_photo_is_flagged(tmp_path: Path) -> None:
@@ -72,7 +72,7 @@ def test_colour_photo_is_flagged(tmp_path: Path) -> None:
     Image.fromarray(rgb).save(tmp_path / "photo.png")
     rad = read_image(tmp_path / "photo.png")
     assert rad.was_color and rad.warnings == ("colour image (RGB) converted to grayscale (luminance)",)
-    assert float(rad.metadata["colorfulness"]) == pytest.approx(colorfulness(rgb), abs=1e-4)
+    assert rad.colorfulness == pytest.approx(colorfulness(rgb), abs=1e-4)
     np.testing.assert_allclose(rad.pixels, apply_luminance(rgb), atol=1e-3)
 
 
@@ -99,7 +99,7 @@ def test_palette_png_with_gray_palette(tmp_path: Path) -> None:
     gray = gradient_image(bits=8)
     Image.fromarray(gray).convert("P").save(tmp_path / "p.png")  # Pillow's web palette
     rad = read_image(tmp_path / "p.png")
-    assert rad.metadata["mode"] == "P" and "colorfulness" in rad.metadata
+    assert rad.metadata["mode"] == "P" and rad.colorfulness is not None
 
 
 def test_bilevel_image(tmp_path: Path) -> None:

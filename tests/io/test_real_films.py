@@ -81,9 +81,9 @@ def test_every_sample_original_matches_its_catalogue_entry(data_dir: Path) -> No
         assert rad.metadata["mode"] == row["mode"]
         assert rad.photometric == ("RGB" if row["mode"] == "RGB" else "MONOCHROME2")
         if row["mode"] == "L":
-            assert not rad.was_color and "colorfulness" not in rad.metadata
+            assert not rad.was_color and rad.colorfulness is None
         else:  # RGB originals: a colourfulness figure is always recorded for the gate
-            score = float(rad.metadata["colorfulness"])
+            score = rad.colorfulness
             assert rad.was_color == (score > 0.02)
             assert bool(rad.warnings) == rad.was_color
         assert 0.0 <= rad.pixels.min() < rad.pixels.max() <= 255.0
@@ -100,9 +100,9 @@ def test_gray_films_saved_as_rgb_are_not_colour(data_dir: Path) -> None:
     for name in gray_as_rgb:
         rad = load_radiograph(samples / name)
         assert not rad.was_color, name
-        assert float(rad.metadata["colorfulness"]) < 0.005
+        assert rad.colorfulness < 0.005
     tinted = load_radiograph(samples / "covid19__ieee8023__gr1_lrg-a.jpg")
-    assert tinted.was_color and 0.02 < float(tinted.metadata["colorfulness"]) < 0.2
+    assert tinted.was_color and 0.02 < tinted.colorfulness < 0.2
 
 
 def test_real_dicom_tag_list(data_dir: Path) -> None:

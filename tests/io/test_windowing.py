@@ -26,7 +26,8 @@ def test_window_for_preset() -> None:
     lung = window_for_preset(film, "Lung")
     bone = window_for_preset(film, "Bone")
     assert lung.lower < 50 and lung.upper < 0.8 * 4095
-    assert bone.lower > 0.45 * 4095
+    # Bone: centred high, from the lung level to past the brightest value (never saturating bone).
+    assert bone.center > 0.55 * 4095 and bone.upper > 4095 and bone.lower < 0.3 * 4095
     assert window_for_preset(film, "Default") == window_from_percentiles(film)
     with pytest.raises(ValueError, match="unknown window preset 'CT lung'"):
         window_for_preset(film, "CT lung")
@@ -43,3 +44,21 @@ def test_apply_window_maps_bounds_to_black_and_white() -> None:
     window = Window.from_bounds(100.0, 200.0)
     assert apply_window(pixels, window).tolist() == [[0, 0, 128, 255, 255]]
     assert apply_window(pixels, window, invert=True).tolist() == [[255, 255, 128, 0, 0]]
+
+
+def test_bone_keeps_ribs_over_the_lungs_above_black() -> None:
+    """A chest-like film: dark lungs with brighter ribs across them, bright mediastinum."""
+    rows, cols = 200, 200
+    y, x = np.mgrid[0:rows, 0:cols].astype(np.float64)
+    lungs = (np.abs(x - 100) > 25) & (np.abs(x - 100) < 85) & (y > 30) & (y < 170)
+    ribs = lungs & (np.sin(y / 6.0) > 0.5)
+    film = np.full((rows, cols), 3000.0)  # mediastinum, soft tissue
+    film[lungs] = 900.0
+    film[ribs] = 1400.0  # a rib over the lung
+    film[:, :8] = 50.0  # air beside the chest
+    film[90:110, 95:105] = 3900.0  # spine: the densest bone
+    shown = apply_window(film.astype(np.float32), window_for_preset(film.astype(np.float32), "Bone"))
+    rib_grey, lung_grey = shown[ribs].min(), shown[lungs & ~ribs].max()
+    assert rib_grey > 30, "ribs over the lungs went black"  # the old preset gave 0
+    assert rib_grey - lung_grey > 20, "ribs not distinguishable from the lung behind them"
+    assert shown[90:110, 95:105].max() < 255  # the densest bone is not clipped

@@ -19,13 +19,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import Dataset
 
 from radiview.atomic import atomic_write
 from radiview.errors import RadiviewError
 from radiview.inference.preprocess import PreprocessConfig, prepare_image, to_input_tensor
 from radiview.io import load_radiograph
-from training.data.sources import LABELS, Record
+from training.data.sources import Record
+from training.targets import TARGETS
 
 logger = logging.getLogger("radiview.training")
 
@@ -45,10 +47,23 @@ def load_film(path: str, config: PreprocessConfig) -> np.ndarray:
 def _load_u8(args: tuple[str, PreprocessConfig]) -> tuple[np.ndarray | None, str]:
     path, config = args
     try:
+        # written by training.pack: already prepared, so not windowed a second time
+        if path.endswith((".prepared.webp", ".prepared.jpg")):
+            return read_prepared(path, config), ""
         image = load_film(path, config)
     except (RadiviewError, OSError, ValueError) as exc:
         return None, str(exc)
     return np.rint(image * 255.0).astype(np.uint8), ""
+
+
+def read_prepared(path: str, config: PreprocessConfig) -> np.ndarray:
+    """A ``training.pack`` film: 8-bit, already at the input size and windowed."""
+    with Image.open(path) as im:
+        gray = im.convert("L")
+        height, width = config.input_size
+        if gray.size != (width, height):
+            gray = gray.resize((width, height), Image.Resampling.BILINEAR)
+        return np.asarray(gray, dtype=np.uint8)
 
 
 @dataclass
@@ -60,7 +75,7 @@ class ImageCache:
     failures: list[tuple[str, str]]
 
     def labels(self) -> np.ndarray:
-        return np.asarray([LABELS.index(r.label) for r in self.records], dtype=np.int64)
+        return np.asarray([TARGETS.index(r.label) for r in self.records], dtype=np.int64)
 
     def subset(self, idx: Sequence[int]) -> ImageCache:
         idx = list(idx)

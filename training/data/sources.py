@@ -46,6 +46,9 @@ _ALIASES = {
     "covid_19": "covid19",
     "covid19_pneumonia": "covid19",
     "sars_cov_2": "covid19",
+    # set-valued: pneumonia that is not COVID-19, cause unknown (bacterial OR viral; training.targets)
+    "pneumonia": "pneumonia",
+    "non_covid_pneumonia": "pneumonia",
 }
 
 
@@ -65,7 +68,8 @@ class Record:
 
 
 def relabel(name: str) -> str | None:
-    """Map a label or folder name (any case, ``-``/space/``_`` separators) to one of LABELS."""
+    """Map a label or folder name (any case, ``-``/space/``_`` separators) to one of LABELS, or to a
+    set-valued target of ``training.targets`` (``pneumonia``)."""
     key = re.sub(r"[\s\-]+", "_", name.strip().lower())
     return _ALIASES.get(key) or _ALIASES.get(key.replace("_", ""))
 

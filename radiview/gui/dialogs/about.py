@@ -10,6 +10,16 @@ from typing import Any
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTabWidget, QTextBrowser, QVBoxLayout, QWidget
 
 from radiview import RESEARCH_NOTICE, __version__
+from radiview.gui.dialogs.model_card import (
+    NOT_AVAILABLE,
+    cell,
+    flags_policy_html,
+    key_title,
+    metrics_html,
+    table,
+    training_data_html,
+)
+from radiview.inference.wording import class_title
 
 LICENCES: tuple[tuple[str, str, str], ...] = (
     ("RadiView", "Apache-2.0", "This application."),
@@ -52,7 +62,7 @@ _SKIP_CARD_KEYS = {"format_version", "weights_file"}
 
 
 def _title(key: str) -> str:
-    return html.escape(str(key).replace("_", " ").capitalize())
+    return html.escape(key_title(key))
 
 
 def render_value_html(value: Any, depth: int = 0) -> str:
@@ -80,6 +90,8 @@ def render_value_html(value: Any, depth: int = 0) -> str:
 
 
 def _scalar(value: Any) -> str:
+    if value is None:
+        return NOT_AVAILABLE  # e.g. a macro AUC over a one-class source: it cannot exist
     if isinstance(value, float):
         return f"{value:.4g}"
     return html.escape(str(value))
@@ -94,9 +106,23 @@ def card_html(card: Any) -> str:
         f"<h2>{html.escape(str(data.get('name', '')))} v{html.escape(str(data.get('version', '')))}</h2>"
     ]
     parts.append(f"<p style='color:#ffb060'><b>{html.escape(RESEARCH_NOTICE)}</b></p>")
+    if data.get("created") or data.get("weights_sha256"):
+        sha = str(data.get("weights_sha256", ""))[:16]
+        parts.append(f"<p>Created {html.escape(str(data.get('created', '?')))} · weights SHA-256 {sha}…</p>")
+    special = {
+        "intended_use": lambda v: f"<p>{html.escape(str(v))}</p>",
+        "limitations": lambda v: "<ul>" + "".join(f"<li>{html.escape(str(x))}</li>" for x in v) + "</ul>",
+        "reading_flags": lambda _v: flags_policy_html(card),
+        "metrics": metrics_html,
+        "training_data": training_data_html,
+        "thresholds": lambda v: table(
+            ("Class", "Threshold"), ([html.escape(class_title(k)), cell(x)] for k, x in v.items())
+        ),
+    }
     sections: Sequence[tuple[str, str]] = (
         ("intended_use", "Intended use"),
         ("limitations", "Limitations"),
+        ("reading_flags", "What the app warns about beside a reading"),
         ("metrics", "Metrics (held-out test split)"),
         ("training_data", "Training data"),
         ("thresholds", "Operating thresholds"),
@@ -105,11 +131,13 @@ def card_html(card: Any) -> str:
         ("preprocessing", "Preprocessing"),
         ("recipe", "Training recipe"),
     )
-    shown = set()
+    shown = {"created", "weights_sha256"}
     for key, title in sections:
-        if key in data:
+        if key in data or key == "reading_flags":
             shown.add(key)
-            parts.append(f"<h3>{title}</h3>{render_value_html(data[key])}")
+            value = data.get(key)
+            body = special[key](value) if key in special else render_value_html(value)
+            parts.append(f"<h3>{title}</h3>{body}")
     other = {
         k: v for k, v in data.items() if k not in shown and k not in _SKIP_CARD_KEYS | {"name", "version"}
     }

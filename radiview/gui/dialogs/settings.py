@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from radiview.gui.annotations import CornerFieldsEditor
 from radiview.settings import COLORMAPS, Settings
 
 DEVICE_TITLES = {
@@ -87,6 +88,8 @@ class SettingsDialog(QDialog):
         self.recursive_check = QCheckBox("Screen subfolders too")
         self.recursive_check.setChecked(settings.batch_recursive)
         form.addRow(self.recursive_check)
+        self.corner_fields_editor = CornerFieldsEditor(settings.corner_fields)
+        form.addRow("Corner annotations", self.corner_fields_editor)
 
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -111,4 +114,5 @@ class SettingsDialog(QDialog):
             report_dir=self.report_edit.text().strip(),
             strip_identifiers=self.strip_check.isChecked(),
             batch_recursive=self.recursive_check.isChecked(),
+            corner_fields=self.corner_fields_editor.fields(),
         )

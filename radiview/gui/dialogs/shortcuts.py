@@ -18,7 +18,8 @@ MOUSE_HELP: tuple[tuple[str, str], ...] = (
     ("Wheel", "Zoom under the cursor"),
     ("Left-drag / middle-drag", "Pan"),
     ("Right-drag", "Window (horizontal) / level (vertical)"),
-    ("Left-drag in ruler mode", "Measure a distance (mm with pixel spacing, else px)"),
+    ("Left-drag with a tool", "Length, ROI, arrow; CTR: heart span, then thoracic span"),
+    ("Angle tool", "Drag the first arm to the vertex, then click the end of the second arm"),
 )
 
 

@@ -33,11 +33,26 @@ from PySide6.QtWidgets import (
 
 from radiview import RESEARCH_NOTICE
 from radiview.gui.panels.prediction import DEFAULT_LABELS, label_title
+from radiview.inference.wording import format_probability, human_gate_reason
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ALL_STATUSES = "All statuses"
 _STATUS_COLORS = {"ok": "#8fd18f", "refused": "#e8b04a", "error": "#ff7b7b"}
 _Index = QModelIndex | QPersistentModelIndex
+#: The Message column is never narrower than this (reasons are sentences).
+MESSAGE_MIN_WIDTH = 420
+#: Digits the screening CSV/journal keeps: live rows are shown from the same rounded value, so
+#: a resumed row reads exactly as it did before the interruption.
+CSV_DIGITS = 4
+
+
+def message_text(result: Any) -> tuple[str, str]:
+    """The Message cell in words, and its tooltip (which keeps the gate's raw figures)."""
+    message = str(getattr(result, "message", "") or "")
+    if getattr(result, "status", "") != "refused":
+        return message, message
+    words, figures = human_gate_reason(message)
+    return words, f"{words}\n({figures})" if figures else words
 
 
 def format_duration(seconds: float) -> str:
@@ -131,7 +146,7 @@ class ScreeningTableModel(QAbstractTableModel):
         if 3 <= column < 3 + n:
             p = prediction.probability(self._labels[column - 3]) if prediction is not None else None
             if role == Qt.ItemDataRole.DisplayRole:
-                return "" if p is None else f"{p:.3f}"
+                return "" if p is None else format_probability(round(p, CSV_DIGITS))
             if role == SORT_ROLE:
                 return -1.0 if p is None else p
             if role == Qt.ItemDataRole.TextAlignmentRole:
@@ -148,10 +163,12 @@ class ScreeningTableModel(QAbstractTableModel):
                 label_title(prediction.top_label) if prediction is not None and prediction.top_label else ""
             )
         else:
-            value = result.message
+            value, tip = message_text(result)
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return tip
         if role in (Qt.ItemDataRole.DisplayRole, SORT_ROLE):
             return value
-        if role == Qt.ItemDataRole.ToolTipRole and column in (0, 3 + n):
+        if role == Qt.ItemDataRole.ToolTipRole and column == 0:
             return value
         return None
 
@@ -192,7 +209,9 @@ class ScreeningFilterProxy(QSortFilterProxyModel):
             return True
         prediction = result.prediction
         top = prediction.top_label if prediction is not None and result.status == "ok" else ""
+        words = message_text(result)[0]
         haystack = " ".join([result.file, result.status, top or "", label_title(top or ""), result.message])
+        haystack += " " + words
         return self._text in haystack.lower()
 
 
@@ -361,6 +380,9 @@ class BatchPanel(QWidget):
         # Long file names must not push the probabilities off screen (the full name is a tooltip).
         self.table.resizeColumnsToContents()
         self.table.setColumnWidth(0, min(self.table.columnWidth(0), 340))
+        if any(r.message for r in self.model.results):  # sentences to read: room for them
+            last = self.model.columnCount() - 1
+            self.table.setColumnWidth(last, max(self.table.columnWidth(last), MESSAGE_MIN_WIDTH))
 
     def fail(self, message: str) -> None:
         self.running = False

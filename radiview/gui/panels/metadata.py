@@ -37,6 +37,19 @@ IDENTIFYING_KEYS = frozenset(
         "InstitutionName",
         "InstitutionAddress",
         "Institution",
+        # Quasi-identifiers: with a site and a date, age and sex single a patient out.
+        "PatientAge",
+        "Age",
+        "PatientSex",
+        "Sex",
+        "StudyDate",
+        "StudyTime",
+        "SeriesDate",
+        "AcquisitionDate",
+        "ContentDate",
+        "StudyID",
+        "StudyDescription",
+        "SeriesDescription",
     )
 )
 
@@ -130,6 +143,10 @@ class MetadataPanel(QWidget):
         self.tag_view.verticalHeader().hide()
         self.tag_view.horizontalHeader().setStretchLastSection(True)
         self.tag_view.setSortingEnabled(True)
+        # Qt's default indicator is descending; tags read in file order, (0008,…) first.
+        self.tag_view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.tag_view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.tag_view.setWordWrap(False)
         self.tag_view.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
         all_layout.addWidget(self.tag_view)
         self.tag_note = QLabel("")
@@ -153,10 +170,19 @@ class MetadataPanel(QWidget):
     def show_tags(self, tags: tuple[tuple[str, str, str, str], ...]) -> None:
         self.tag_model.removeRows(0, self.tag_model.rowCount())
         for row in tags:
-            self.tag_model.appendRow([QStandardItem(v) for v in row])
-        self.tag_view.resizeColumnsToContents()
-        self.tag_note.setText(f"{len(tags)} tags")
+            items = [QStandardItem(v) for v in row]
+            items[3].setToolTip(row[3])
+            self.tag_model.appendRow(items)
         self.tabs.setCurrentIndex(1)
+        self.tag_view.resizeColumnsToContents()
+        # Tag, name and VR stay narrow enough that the Value column is always on screen
+        # (the panel's width: the view's own is not laid out until its tab shows).
+        name_cap = max(90, self.width() // 3)
+        for column, widest in ((0, 100), (1, name_cap), (2, 40)):
+            self.tag_view.setColumnWidth(column, min(self.tag_view.columnWidth(column), widest))
+        header = self.tag_view.horizontalHeader()
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.tag_note.setText(f"{len(tags)} tags")
 
     def key_rows(self) -> list[tuple[str, str]]:
         return [

@@ -1,0 +1,218 @@
+"""Context warnings beside an AI reading, from the model card and the film's own metadata.
+
+Pure functions (no Qt, no torch) so the viewer, the batch CSV ``flags`` column and the PDF
+say the same thing. Each warning is a ``Flag`` with a stable short ``code`` (for CSV cells
+and tests) and a ``text`` a reader understands.
+
+The card decides (field ``reading_flags``; every key optional, defaults below):
+
+- ``lifted``: codes the model's own validation has answered (e.g. ``"adult"`` once a
+  leave-one-source-out evaluation shows adult COVID-19 calls hold up); they are not raised.
+- ``low_confidence_below``: a top probability under this is flagged ``low_confidence``.
+- ``adult_from_years``: age from which a film is an adult film.
+- ``validated_dicom_sources``: institution or manufacturer names of DICOM sources the model
+  was validated on. The training and test films are public JPEG/PNG collections, so by
+  default every DICOM film comes from a source the model was not validated on. A JPEG/PNG
+  carries no source: nothing is said about it.
+- ``heatmap_min_probability`` and ``no_heatmap_labels``: when a class's attention map is
+  withheld (see ``heatmap_withheld_reason``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from radiview.inference.wording import class_title, format_probability
+
+ADULT = "adult"
+UNVALIDATED_SOURCE = "unvalidated_source"
+AP_PORTABLE = "ap_portable"
+LOW_CONFIDENCE = "low_confidence"
+FLAG_CODES = (ADULT, UNVALIDATED_SOURCE, AP_PORTABLE, LOW_CONFIDENCE)
+
+DEFAULT_POLICY: Mapping[str, Any] = {
+    "lifted": (),
+    "low_confidence_below": 0.6,
+    "adult_from_years": 18,
+    "validated_dicom_sources": (),
+    "heatmap_min_probability": 0.1,
+    "no_heatmap_labels": ("normal",),
+}
+
+_PORTABLE_WORDS = re.compile(r"\b(PORTABLE|PORT|SUPINE|BEDSIDE|AP)\b")
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One warning: ``code`` is stable (CSV, tests); ``text`` is shown; ``detail`` explains."""
+
+    code: str
+    text: str
+    detail: str = ""
+
+
+def reading_policy(card: Any) -> dict[str, Any]:
+    """The card's ``reading_flags`` over the defaults (a card without the field gets all)."""
+    policy = dict(DEFAULT_POLICY)
+    policy.update(dict(getattr(card, "reading_flags", None) or {}))
+    return policy
+
+
+def _field(metadata: Mapping[str, str], *names: str) -> str:
+    """A metadata value whatever the spelling (``study_date``, ``StudyDate``, ``studydate``)."""
+    wanted = {n.replace("_", "").lower() for n in names}
+    for key, value in metadata.items():
+        if str(key).replace("_", "").lower() in wanted and str(value).strip():
+            return str(value).strip()
+    return ""
+
+
+def _parse_date(text: str) -> date | None:
+    digits = text.replace("-", "").replace(".", "").replace("/", "")
+    if len(digits) != 8 or not digits.isdigit():
+        return None
+    try:
+        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+    except ValueError:
+        return None
+
+
+_AGE = re.compile(r"^\s*(\d{1,3})\s*([DWMY]?)\s*$", re.IGNORECASE)
+_AGE_UNIT_YEARS = {"": 1.0, "Y": 1.0, "M": 1 / 12, "W": 7 / 365.25, "D": 1 / 365.25}
+
+
+def age_years(metadata: Mapping[str, str]) -> float | None:
+    """The patient's age in years: DICOM PatientAge ("081Y", "006M", plain "81"), else
+    StudyDate − PatientBirthDate; None when the film does not say (or says nonsense)."""
+    match = _AGE.match(_field(metadata, "age", "patient_age"))
+    if match:
+        years = int(match.group(1)) * _AGE_UNIT_YEARS[match.group(2).upper()]
+        return years if 0 <= years < 130 else None
+    born = _parse_date(_field(metadata, "birth_date", "patient_birth_date"))
+    studied = _parse_date(_field(metadata, "study_date", "acquisition_date", "content_date"))
+    if born is None or studied is None or studied < born:
+        return None
+    years = (studied - born).days / 365.25
+    return years if years < 130 else None
+
+
+def is_dicom_metadata(metadata: Mapping[str, str]) -> bool:
+    """io's DICOM reader records the transfer syntax and modality; its image reader does not."""
+    return bool(_field(metadata, "transfer_syntax") or _field(metadata, "modality"))
+
+
+def _source_flag(metadata: Mapping[str, str], policy: Mapping[str, Any], card: Any) -> Flag | None:
+    if not is_dicom_metadata(metadata):
+        return None
+    site = " / ".join(v for v in (_field(metadata, "institution"), _field(metadata, "manufacturer")) if v)
+    validated = {str(s).strip().lower() for s in policy["validated_dicom_sources"]}
+    if site and any(part.strip().lower() in validated for part in site.split("/")):
+        return None
+    training = dict(getattr(card, "training_data", None) or {})
+    sources = ", ".join(sorted(training.get("counts", {}).get("test", {})))
+    where = f"from {site}" if site else "from an unnamed site"
+    tested = f" ({sources})" if sources else ""
+    return Flag(
+        UNVALIDATED_SOURCE,
+        "film from a source the model was not validated on",
+        f"A DICOM film {where}; the model was tested only on public JPEG/PNG collections{tested}.",
+    )
+
+
+def _ap_portable_flag(metadata: Mapping[str, str], view_position: str | None) -> Flag | None:
+    view = (view_position or _field(metadata, "view_position")).strip().upper()
+    words = " ".join(
+        _field(metadata, key).upper() for key in ("series_description", "study_description", "protocol_name")
+    )
+    hit = "AP" if view == "AP" else (_PORTABLE_WORDS.search(words) or [None])[0]
+    if not hit:
+        return None
+    return Flag(
+        AP_PORTABLE,
+        "view AP/portable",
+        f"The film says {hit.lower() if hit != 'AP' else 'AP'}: heart and mediastinum look larger, "
+        "and most training films were PA.",
+    )
+
+
+def reading_flags(
+    prediction: Any,
+    metadata: Mapping[str, str],
+    card: Any,
+    view_position: str | None = None,
+) -> tuple[Flag, ...]:
+    """The warnings for one reading, in a fixed order (``FLAG_CODES``).
+
+    ``prediction`` is a ``Prediction``; a refused or missing one gets no flags (there is no
+    answer to qualify). ``metadata`` is ``Radiograph.metadata`` (or any mapping with the same
+    keys, DICOM keyword spellings accepted); ``view_position`` overrides its view.
+    """
+    if prediction is None or not getattr(prediction, "accepted", False):
+        return ()
+    policy = reading_policy(card)
+    lifted = {str(code) for code in policy["lifted"]}
+    flags: list[Flag] = []
+    age = age_years(metadata)
+    if age is not None and age >= float(policy["adult_from_years"]):
+        flags.append(
+            Flag(
+                ADULT,
+                "adult film: the model cannot tell COVID-19 from other adult pneumonia",
+                f"Age {age:.0f}. Every COVID-19 training film was an adult film and other adult "
+                "pneumonia was almost absent, so an adult film's COVID-19 call is unverified.",
+            )
+        )
+    source = _source_flag(metadata, policy, card)
+    if source is not None:
+        flags.append(source)
+    ap = _ap_portable_flag(metadata, view_position)
+    if ap is not None:
+        flags.append(ap)
+    top = prediction.top_label
+    top_p = prediction.probability(top)
+    limit = float(policy["low_confidence_below"])
+    if top_p < limit:
+        flags.append(
+            Flag(
+                LOW_CONFIDENCE,
+                "low confidence",
+                f"{class_title(top)} at {format_probability(top_p)}, below the card's "
+                f"{format_probability(limit)}.",
+            )
+        )
+    return tuple(flag for flag in flags if flag.code not in lifted)
+
+
+def flags_cell(flags: tuple[Flag, ...]) -> str:
+    """The CSV ``flags`` cell: codes joined by ``;`` (empty when there is nothing to say)."""
+    return ";".join(flag.code for flag in flags)
+
+
+def heatmap_withheld_reason(prediction: Any, label: str, card: Any) -> str | None:
+    """Why no attention map is shown for ``label`` (None: show it).
+
+    A map is withheld for a refused film, for labels the card lists in ``no_heatmap_labels``
+    (what makes a film look like "no pneumonia" is not a finding to point at) and for a class
+    under ``heatmap_min_probability`` (Grad-CAM normalises every map to its own maximum, so a
+    0.0 % class still gets a red hot spot).
+    """
+    if prediction is None or not getattr(prediction, "accepted", False):
+        return "no heatmap: the model gave no reading for this film"
+    policy = reading_policy(card)
+    title = class_title(label)
+    if label in set(policy["no_heatmap_labels"]):
+        return f"no heatmap for “{title}”: it would show what looks ordinary, not a finding"
+    if label not in prediction.labels:
+        return f"no heatmap: the model has no class “{title}”"
+    p = prediction.probability(label)
+    minimum = float(policy["heatmap_min_probability"])
+    if p < minimum:
+        return (
+            f"no heatmap for “{title}”: its probability {format_probability(p)} is under "
+            f"{format_probability(minimum)}, and a map for an unlikely class points at nothing"
+        )
+    return None

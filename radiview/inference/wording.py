@@ -1,0 +1,73 @@
+"""How the AI reading is put into words: one probability format, clinician class names, and
+gate reasons a reader understands. No Qt, no torch: the GUI, the CSV and the PDF share it.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: The headline a clinician reads. "Normal" would read as "no abnormality"; the model only
+#: knows four classes, so its "normal" means "none of the three infections it was taught".
+FINDING_TITLES = {
+    "normal": "No pneumonia pattern",
+    "bacterial_pneumonia": "Bacterial pneumonia pattern",
+    "viral_pneumonia": "Viral pneumonia pattern",
+    "covid19": "COVID-19 pattern",
+}
+
+#: Short names for bars, the heatmap's class list and table headers.
+CLASS_TITLES = {
+    "normal": "No pneumonia",
+    "bacterial_pneumonia": "Bacterial pneumonia",
+    "viral_pneumonia": "Viral pneumonia",
+    "covid19": "COVID-19",
+}
+
+FOUR_CLASS_NOTE = (
+    "The model knows four classes only (no pneumonia, bacterial, viral, COVID-19 pneumonia) "
+    "and cannot see any other disease, device or finding."
+)
+
+
+def format_probability(probability: float) -> str:
+    """THE probability format everywhere (panel, tables, PDF): ``0.9745`` → ``"97.5 %"``."""
+    value = float(probability)
+    if value != value:  # NaN
+        return "–"
+    return f"{min(max(value, 0.0), 1.0) * 100:.1f} %"
+
+
+def class_title(label: str) -> str:
+    """``"viral_pneumonia"`` → ``"Viral pneumonia"``; unknown labels are tidied, not hidden."""
+    return CLASS_TITLES.get(label, label.replace("_", " ").capitalize())
+
+
+def finding_title(label: str) -> str:
+    """The headline for a top class: ``"normal"`` → ``"No pneumonia pattern"``."""
+    return FINDING_TITLES.get(label, f"{class_title(label)} pattern")
+
+
+_DISTANCE = re.compile(r"\((spatial )?distance ([-+\d.einf]+) > ([-+\d.einf]+)\)")
+
+
+def human_gate_reason(reason: str) -> tuple[str, str]:
+    """A gate refusal in a reader's words, plus the raw figures for a tooltip.
+
+    ``"unlike the training films (distance 86.4 > 52.3): …"`` →
+    ``("does not look like a frontal chest film (far from the training films)",
+    "feature distance 86.4, limit 52.3")``. Reasons without a distance are already plain
+    and come back unchanged with an empty detail.
+    """
+    match = _DISTANCE.search(reason or "")
+    if match is None:
+        return reason, ""
+    spatial, score, limit = match.groups()
+    if spatial:
+        return (
+            "does not look like a frontal chest film (layout far from the training films)",
+            f"layout distance {score}, limit {limit}",
+        )
+    return (
+        "does not look like a frontal chest film (far from the training films)",
+        f"feature distance {score}, limit {limit}",
+    )
