@@ -10,12 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: run test test-gpu system-deps venv lint bench screenshots installer clean
 
 system-deps:
-	@missing=$$(for p in $$(grep -v '^#' packaging/apt-packages.txt); do \
-	  dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "Installing system packages: $$missing"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
-	fi
+	@SUDO=$(SUDO) bash packaging/install_system_packages.sh
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from radiview.atomic import atomic_path, atomic_write
-from radiview.batch.report import CsvReportWriter
+from radiview.batch.csv_report import CsvReportWriter
 
 
 def mode_of(path: Path) -> int:

@@ -18,10 +18,11 @@ import pytest
 from PIL import Image
 
 from radiview import RESEARCH_NOTICE, __version__
-from radiview.batch.report import read_csv_report
-from radiview.cli import build_synthetic_chest, main
+from radiview.batch.csv_report import read_csv_report
+from radiview.cli import main
 from radiview.inference.classifier import Classifier
 from radiview.io import load_radiograph
+from radiview.selftest import build_synthetic_chest
 
 REPO = Path(__file__).resolve().parents[1]
 HEADER = [
@@ -33,6 +34,11 @@ HEADER = [
     "p_viral_pneumonia",
     "p_covid19",
     "message",
+    "model",
+    "patient_id",
+    "accession",
+    "study_date",
+    "flags",
 ]
 
 
@@ -56,6 +62,10 @@ def make_folder(folder: Path, n: int = 4, broken: bool = True, size: int = 96) -
         data = (folder / "film_00.png").read_bytes()
         (folder / "broken.png").write_bytes(data[:60])
     return folder
+
+
+def tiny_bundle_sha(bundle: Path) -> str:
+    return json.loads((bundle / "model_card.json").read_text())["weights_sha256"]
 
 
 def csv_lines(path: Path) -> list[str]:
@@ -194,11 +204,17 @@ def test_screen_writes_the_csv_contract(
             assert row["message"] == ""
         else:
             assert row["prediction"] == "" and probs == ["", "", "", ""] and row["message"]
+        assert row["patient_id"] == row["accession"] == row["study_date"] == row["flags"] == ""
     err = capsys.readouterr().err
     assert "1 error" in err and RESEARCH_NOTICE in err
-    # Without --resume the report starts over; with no broken file every film is fine: exit 0.
+    assert {r["model"] for r in rows} == {f"tiny-random@0.0.1 {tiny_bundle_sha(tiny_bundle)[:12]}"}
+    # An existing report is never replaced silently: --overwrite (or --resume) is required.
+    before = out.read_bytes()
+    assert main(args) == 2
+    assert "--overwrite" in capsys.readouterr().err and out.read_bytes() == before
+    # With no broken file every film is fine: exit 0.
     (folder / "broken.png").unlink()
-    assert main(args) == 0
+    assert main([*args, "--overwrite"]) == 0
     assert [r["file"] for r in read_csv_report(out)] == [
         "blank.png",
         "film_00.png",
@@ -217,7 +233,9 @@ def test_screen_pdf(tiny_bundle: Path, tmp_path: Path) -> None:
     flagged = [r for r in rows if r["status"] == "ok" and r["prediction"] != "normal"]
     pages = pdf_page_texts(pdf)
     thumb_pages = 1 if flagged else 0
-    assert len(pages) == pdf_page_count(pdf) == 2 + thumb_pages  # summary, table, thumbnails
+    message_pages = 1 if any(len(r["message"]) > 40 for r in rows) else 0  # long messages in full
+    # summary, table, messages, thumbnails
+    assert len(pages) == pdf_page_count(pdf) == 2 + message_pages + thumb_pages
     for text in pages:
         assert RESEARCH_NOTICE in text
     assert "tiny-random@0.0.1" in pages[0]
@@ -386,15 +404,21 @@ def test_gui_without_pyside6_exits_2_with_a_clear_message(tmp_path: Path) -> Non
 def test_progress_rate_excludes_the_warm_up_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     import io
 
-    import radiview.cli as cli
+    import radiview.batch.engine as engine
+    import radiview.screen_command as screen_command
 
-    clock = iter([0.0, 30.0, 40.0, 50.0])  # start; batch 1 after a 30 s model warm-up; then 10 s/batch
-    monkeypatch.setattr(cli.time, "perf_counter", lambda: next(clock))
+    now = [0.0]
+    monkeypatch.setattr(engine.time, "perf_counter", lambda: now[0])
+    monkeypatch.setattr(screen_command.time, "perf_counter", lambda: now[0])
+    tally = engine._Tally(total=300, resumed=0)
     stream = io.StringIO()
-    progress = cli._Progress(total=300, stream=stream)
-    progress.update(16)
-    progress.update(116)
-    progress.update(216)
+    progress = screen_command._Progress(total=300, stream=stream)
+    for batch_end, size in ((30.0, 16), (40.0, 100), (50.0, 100)):  # a 30 s warm-up, then 10 s/batch
+        now[0] = batch_end
+        for _ in range(size):
+            counts = tally.add("ok")
+        tally.batch_done()
+        progress.update(counts.screened, counts.rate)
     lines = stream.getvalue().splitlines()
     assert lines[0].endswith("16/300  warming up")
     # 100 films per 10 s once warm: 10 films/s, 84 films left -> 8 s (not the 1.3 films/s of a naive mean)

@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from logging.handlers import RotatingFileHandler
 from types import TracebackType
@@ -135,6 +135,23 @@ def acknowledge_notice(settings: Settings, parent: QWidget | None = None) -> Set
     return acknowledged
 
 
+NO_DISPLAY_MESSAGE = (
+    "radiview: no display: use xvfb-run (xvfb-run -a radiview) or a desktop session; "
+    "the headless commands 'radiview predict' and 'radiview screen' need none"
+)
+
+
+def missing_display(environ: Mapping[str, str], platform: str = sys.platform) -> bool:
+    """True where Qt would abort for want of a display (Linux, an X11/Wayland platform plugin,
+    neither DISPLAY nor WAYLAND_DISPLAY set); Qt's own message there blames xcb-cursor."""
+    if not platform.startswith("linux"):
+        return False
+    plugin = environ.get("QT_QPA_PLATFORM", "").split(":")[0].strip().lower()
+    if plugin not in ("", "xcb", "wayland", "wayland-egl"):
+        return False  # offscreen, minimal, vnc, eglfs ... need no display server
+    return not (environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
+
+
 def run_app(
     files: list[str] | None = None, bundle_dir: str | None = None, exit_when_done: bool = False
 ) -> int:
@@ -163,6 +180,9 @@ def exit_process(code: int) -> NoReturn:
 def _run_app(files: list[str] | None, bundle_dir: str | None) -> int:
     from radiview.gui.main_window import MainWindow
 
+    if missing_display(os.environ):
+        print(NO_DISPLAY_MESSAGE, file=sys.stderr)
+        return 2
     app = ensure_application()
     apply_dark_theme(app)
     handler = install_log_file()

@@ -816,7 +816,13 @@ class MainWindow(QMainWindow):
         self._export_ids += 1
         labels = tuple(self.model_info.card.labels) if self.model_info else self.batch_panel.model.labels
         request = ExportRequest(
-            self._export_ids, path, self.batch_panel.model.results, self.batch_panel.folder, labels
+            self._export_ids,
+            path,
+            self.batch_panel.model.results,
+            self.batch_panel.folder,
+            labels,
+            self.model_info.card.display_name if self.model_info else "",
+            self.settings.strip_identifiers,
         )
         self.statusBar().showMessage(f"Writing {os.path.basename(path)}…")
         if fmt == "csv":

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -98,17 +97,17 @@ class ExplanationResult:
 
 @dataclass(frozen=True)
 class ScreeningRequest:
+    """A folder to screen; batch size and workers are the engine's defaults, as in the CLI."""
+
     folder: str
     recursive: bool = True
-    batch_size: int = 8
-    workers: int = 2
 
 
 @dataclass(frozen=True)
 class ScreeningProgress:
     """One screened film plus where the run stands."""
 
-    result: Any  # radiview.batch.ScreeningResult
+    result: Any  # radiview.batch.records.ScreeningRecord
     done: int
     total: int
     elapsed_s: float
@@ -128,9 +127,11 @@ class ScreeningSummary:
 class ExportRequest:
     request_id: int
     path: str
-    results: tuple[Any, ...]  # ScreeningResult
+    results: tuple[Any, ...]  # ScreeningRecord
     folder: str
     labels: tuple[str, ...] = ()
+    model: str = ""  # the model's display name, for the PDF
+    strip_identifiers: bool = False
 
 
 @dataclass(frozen=True)
@@ -200,11 +201,10 @@ class LoaderWorker(QObject):
     @Slot(object)
     def write_csv(self, request: ExportRequest) -> None:
         try:
-            from radiview.batch.report import CsvReportWriter
+            from radiview.batch.csv_report import write_csv_report
 
-            with CsvReportWriter(request.path, request.labels or _default_labels()) as writer:
-                for result in request.results:
-                    writer.write(result)
+            labels = request.labels or _default_labels()
+            write_csv_report(request.path, request.results, labels, request.strip_identifiers)
         except Exception as exc:
             self.export_failed.emit(task_error(request.request_id, "Cannot write CSV report", exc))
             return
@@ -212,7 +212,7 @@ class LoaderWorker(QObject):
 
 
 def _default_labels() -> tuple[str, ...]:
-    from radiview.batch.report import DEFAULT_LABELS
+    from radiview.batch.csv_report import DEFAULT_LABELS
 
     return tuple(DEFAULT_LABELS)
 
@@ -346,11 +346,13 @@ class InferenceWorker(QObject):
 
     @Slot(object)
     def write_pdf(self, request: ExportRequest) -> None:
-        """The batch PDF (Grad-CAM thumbnails need the classifier, hence this thread)."""
+        """The batch PDF, from the records alone (their thumbnails were made during the run)."""
         try:
-            from radiview.batch.report import write_pdf_report
+            from radiview.batch.pdf_report import write_pdf_report
 
-            write_pdf_report(request.path, request.results, self._require_model(), request.folder)
+            labels = request.labels or _default_labels()
+            model = request.model or (self._classifier.card.display_name if self._classifier else "")
+            write_pdf_report(request.path, request.results, model, labels, request.folder)
         except Exception as exc:
             self.export_failed.emit(task_error(request.request_id, "Cannot write PDF report", exc))
             return
@@ -359,55 +361,62 @@ class InferenceWorker(QObject):
     def iter_screening(
         self, request: ScreeningRequest, cancel: threading.Event
     ) -> Iterator[ScreeningProgress]:
-        """Screen a folder (call only on the inference thread, e.g. from a GeneratorWorker).
-
-        Films already in this folder's journal (an interrupted earlier run) come first, then
-        the rest are screened and journaled as they finish.
-        """
-        from radiview.batch.report import CsvReportWriter, read_csv_report, results_from_rows
-        from radiview.batch.screening import iter_screening, list_screening_files
+        """Screen a folder with the one engine (call only on the inference thread, e.g. from a
+        GeneratorWorker). The run journals to the config dir, so films of an interrupted run
+        come first and the rest resume; a run that completes deletes its journal."""
+        from radiview.batch.engine import MAX_THUMBNAILS, ScreeningSettings, iter_screening
+        from radiview.batch.folder import list_folder
 
         classifier = self._require_model()
-        started = time.perf_counter()
-        total = len(list_screening_files(request.folder, request.recursive))
-        labels = classifier.card.labels
-        journal_path = screening_journal_path(request.folder, request.recursive, classifier.card.display_name)
-        journal_path.parent.mkdir(parents=True, exist_ok=True)
-        journal = CsvReportWriter(journal_path, labels, resume=True)
+        listing = list_folder(request.folder, request.recursive)
+        journal = open_screening_journal(request.folder, request.recursive, classifier.card)
+        counts: list[Any] = [None]
+        records = iter_screening(
+            listing.items,
+            classifier,
+            journal=journal,
+            settings=ScreeningSettings(thumbnails=MAX_THUMBNAILS),
+            cancel=cancel,
+            on_progress=lambda c: counts.__setitem__(0, c),
+        )
         try:
-            already = journal.open()
-        except RadiviewError as exc:  # unreadable or foreign journal: start afresh
-            log.warning("screening journal %s unusable (%s); starting afresh", journal_path.name, exc)
-            journal = CsvReportWriter(journal_path, labels)
-            already = journal.open()
-        try:
-            previous = results_from_rows(read_csv_report(journal_path), labels, classifier.card.display_name)
-            resumed = len(previous)
-            if resumed:
-                log.info("resuming a screening run: %d films from its journal", resumed)
-            for done, result in enumerate(previous, start=1):
-                yield ScreeningProgress(result, done, max(total, done), 0.0, resumed)
-            results = iter_screening(
-                request.folder,
-                classifier,
-                recursive=request.recursive,
-                skip=already,
-                batch_size=request.batch_size,
-                workers=request.workers,
-                cancel=cancel,
-            )
-            for done, result in enumerate(results, start=resumed + 1):
-                journal.write(result)
-                elapsed = time.perf_counter() - started
-                yield ScreeningProgress(result, done, max(total, done), elapsed, resumed)
+            for record in records:
+                c = counts[0]
+                elapsed = c.elapsed_s if c.screened else 0.0
+                yield ScreeningProgress(record, c.done, c.total, elapsed, c.resumed)
         finally:
+            records.close()
             journal.close()
         if not cancel.is_set():
-            journal_path.unlink(missing_ok=True)
+            journal.path.unlink(missing_ok=True)
+
+
+def open_screening_journal(folder: str, recursive: bool, card: Any) -> Any:
+    """This folder's journal, resumed; an unusable one (damaged, another model) starts afresh.
+
+    Another RadiView window screening the same folder holds its lock: that is an error.
+    """
+    from radiview.batch.csv_report import CsvReportWriter, model_stamp
+    from radiview.batch.report_lock import ReportLockedError
+
+    stamp = model_stamp(card)
+    path = screening_journal_path(folder, recursive, stamp)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return CsvReportWriter(path, card.labels, stamp, mode="resume").open()
+    except ReportLockedError as exc:
+        raise RadiviewError(
+            "this folder is being screened by another RadiView window; wait for it to finish", folder
+        ) from exc
+    except RadiviewError as exc:  # our own file in the config dir: safe to start afresh
+        log.warning("screening journal %s unusable (%s); starting afresh", path.name, exc.problem)
+        path.unlink(missing_ok=True)
+        return CsvReportWriter(path, card.labels, stamp, mode="create").open()
 
 
 def screening_journal_path(folder: str, recursive: bool, model: str) -> Path:
-    """Where a screening run of ``folder`` journals its rows: one file per folder, mode and model."""
+    """Where a screening run of ``folder`` journals its rows: one file per folder, mode and
+    model (``model`` is the model stamp, ``csv_report.model_stamp(card)``)."""
     from radiview.settings import settings_path
 
     key = f"{Path(folder).resolve()}|{'recursive' if recursive else 'flat'}|{model}"

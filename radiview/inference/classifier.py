@@ -25,6 +25,7 @@ from radiview.inference.device import configure_cpu_threads, resolve_device
 from radiview.inference.explain import apply_gradient_scope, find_layer, resize_heatmap, run_gradcam
 from radiview.inference.gate import GateFacts, SpatialGate, gate_verdict, mahalanobis_scores
 from radiview.inference.network import SMALL_FEATURE_DIM, RadiviewNet, build_network
+from radiview.inference.precision import Parity, autocast_to, compare, default_reduced_dtype
 from radiview.inference.prediction import Explanation, GateVerdict, Prediction
 from radiview.inference.preprocess import Preprocessing, preprocess
 from radiview.io.radiograph import Radiograph
@@ -161,6 +162,7 @@ class Classifier:
         self._spatial_gate = spatial_gate
         self._temperature = float(card.temperature)
         self.device = torch.device("cpu")
+        self.reduced_precision: torch.dtype | None = None  # autocast dtype once parity is shown
         self._move_to(torch.device(device))
 
     @classmethod
@@ -183,8 +185,12 @@ class Classifier:
     # -- device handling ---------------------------------------------------------------
 
     def _move_to(self, device: torch.device) -> None:
+        # channels_last is the layout cuDNN's fastest convolutions want; the CPU keeps NCHW.
+        layout = torch.channels_last if device.type == "cuda" else torch.contiguous_format
         self.network.to(device)
+        self.network.to(memory_format=layout)
         self.device = device
+        self.reduced_precision = None  # a new device earns it again (see check_reduced_precision)
 
     def _guarded(self, what: str, fn: Callable[[], T]) -> T:
         """Run ``fn``; on a GPU failure (e.g. out of memory) move to the CPU and retry once."""
@@ -276,13 +282,48 @@ class Classifier:
 
     def _forward(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         with torch.inference_mode():
-            x = batch.to(self.device, torch.float32)
-            # forward_features, unrolled: the layout gate needs the map before pooling.
-            feature_map = self.network.features(x)
-            features = torch.flatten(self.network.pool(feature_map), 1)
-            logits = self.network.head(features)
+            # A pinned batch copies to the GPU asynchronously; the copy overlaps the decode.
+            x = batch.to(self.device, torch.float32, non_blocking=batch.is_pinned())
+            if self.device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast_to(self.device, self.reduced_precision):
+                # forward_features, unrolled: the layout gate needs the map before pooling.
+                feature_map = self.network.features(x)
+                features = torch.flatten(self.network.pool(feature_map), 1)
+                logits = self.network.head(features)
+            feature_map, features, logits = feature_map.float(), features.float(), logits.float()
             cells = None if self._spatial_gate is None else self._spatial_gate.cells(feature_map)
             return logits.cpu(), features.cpu(), cells
+
+    def check_reduced_precision(self, batch: torch.Tensor, dtype: torch.dtype | None = None) -> Parity:
+        """Compare a ``dtype`` autocast pass (default: bf16, or fp16 on GPUs without bf16) with
+        fp32 on ``batch``; keep it for later batches only if it passes (``Parity.ok``)."""
+        dtype = dtype or default_reduced_dtype(self.device)
+        self.reduced_precision = None
+        reference = self.predict_tensors(batch, [None] * len(batch))
+        self.reduced_precision = dtype
+        try:
+            trial = self.predict_tensors(batch, [None] * len(batch))
+        except RuntimeError as exc:  # an op without a reduced-precision kernel here
+            log.info("%s autocast unavailable on %s: %s", dtype, self.device, exc)
+            trial = []
+        parity = compare(
+            np.array([p.probabilities for p in reference]),
+            np.array([p.probabilities for p in trial]),
+            [p.accepted for p in reference],
+            [p.accepted for p in trial],
+        )
+        self.reduced_precision = dtype if parity.ok else None
+        log.info(
+            "%s autocast on %s: top class agrees on %.1f%% of %d films, max |dp| %.4f -> %s",
+            str(dtype).removeprefix("torch."),
+            self.device,
+            100 * parity.agreement,
+            parity.films,
+            parity.max_delta,
+            "used" if self.reduced_precision else "fp32 kept",
+        )
+        return parity
 
     def predict_tensors(
         self, batch: torch.Tensor, films: Sequence[Radiograph | GateFacts | None]
@@ -370,6 +411,14 @@ class Classifier:
         """
         _, heatmap, index = self._cam(radiograph, label)
         return self._explanation(radiograph, heatmap, index)
+
+    def gradcam_maps(self, batch: torch.Tensor) -> np.ndarray:
+        """Grad-CAM maps (N, H, W) in [0, 1] at the input size, each for its film's top class,
+        for an already preprocessed batch (batch screening's thumbnails: no second decode)."""
+        _, _, maps = self._guarded(
+            "Grad-CAM", lambda: run_gradcam(self.network, self._target_layer, batch.to(self.device))
+        )
+        return maps
 
 
 def _gate_facts(film: Radiograph | GateFacts | None) -> GateFacts:

@@ -98,5 +98,18 @@ def check_pixel_count(rows: int, columns: int, path: str | os.PathLike[str]) -> 
 def describe_exception(exc: BaseException) -> str:
     """A one-line "Type: message" for wrapping a library error (never a traceback)."""
     text = str(exc).strip()
-    first = text.splitlines()[0][:160] if text else ""
+    first = whole_sentences(text.splitlines()[0]) if text else ""
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def whole_sentences(text: str, limit: int = 300) -> str:
+    """``text`` shortened to at most ``limit`` characters at a sentence end (else a word end,
+    marked with an ellipsis): a message is never cut mid-word or mid-sentence silently."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    end = max(head.rfind(". "), head.rfind("; "))
+    if end >= limit // 3:
+        return head[: end + 1].rstrip(";") + ("" if head[end] == "." else ".")
+    space = head.rfind(" ")
+    return (head[:space] if space > 0 else head[: limit - 1]).rstrip(" ,:;") + " …"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,7 +12,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from radiview.batch.report import read_csv_report
+from radiview.batch.csv_report import read_csv_report
 from tests.gui.conftest import film_pixels
 
 
@@ -102,14 +103,17 @@ def test_cancel_in_the_middle(qtbot, window, tmp_path) -> None:  # type: ignore[
 
 
 def test_cancel_button(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    folder = make_folder(tmp_path / "many", 30)
+    folder = make_folder(tmp_path / "many", 40)
     with qtbot.waitSignal(window.screening_finished, timeout=120000) as blocker:
         window.start_screening(str(folder), True)
         assert window.batch_panel.cancel_button.isEnabled()
         qtbot.mouseClick(window.batch_panel.cancel_button, Qt.MouseButton.LeftButton)
         assert window.batch_panel.cancelled
-    assert blocker.args[0].cancelled
-    assert window.batch_panel.model.rowCount() == blocker.args[0].done <= 30
+    summary = blocker.args[0]
+    # A cancel that did nothing would screen all 40 films and report a finished run.
+    assert summary.cancelled and summary.done < 40
+    assert window.batch_panel.model.rowCount() == summary.done
+    assert "Cancelled" in window.batch_panel.rate_label.text()
 
 
 def test_export_csv_and_pdf_with_the_cli_writers(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -130,11 +134,15 @@ def test_export_csv_and_pdf_with_the_cli_writers(qtbot, window, tmp_path) -> Non
     with qtbot.waitSignal(window.exported, timeout=60000):
         window.export_screening(str(pdf_path), "pdf")
     assert pdf_path.read_bytes()[:5] == b"%PDF-"
-    if shutil.which("pdftotext"):
-        import subprocess
-
-        text = subprocess.run(["pdftotext", str(pdf_path), "-"], capture_output=True, text=True).stdout
-        assert "not a medical device" in text.lower()
+    assert shutil.which("pdftotext"), "poppler-utils is a test requirement (packaging/apt-packages.txt)"
+    pdftotext = subprocess.run(["pdftotext", str(pdf_path), "-"], capture_output=True, text=True, check=True)
+    text = pdftotext.stdout
+    assert "not a medical device" in text.lower()
+    # Thumbnails were made during the run, one per flagged film, with no second decode.
+    flagged = [r for r in window.batch_panel.model.results if r.flagged]
+    assert flagged and all(r.thumbnail is not None for r in flagged)
+    assert f"Grad-CAM thumbnails: {len(flagged)} of {len(flagged)} flagged films." in text
+    assert flagged[0].file in text
 
 
 def test_export_to_a_missing_folder_shows_an_error(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -195,6 +203,7 @@ def test_film_is_analysed_while_a_batch_runs(qtbot, window, tmp_path, films) -> 
 
 
 def test_cancelled_run_resumes_from_its_journal(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from radiview.batch.csv_report import model_stamp
     from radiview.gui.workers import screening_journal_path
 
     folder = make_folder(tmp_path / "journaled", 30)
@@ -212,7 +221,7 @@ def test_cancelled_run_resumes_from_its_journal(qtbot, window, tmp_path) -> None
     assert 3 <= len(first_rows) < 30
     assert "resumes when this folder is screened again" in panel.rate_label.text()
 
-    journal = screening_journal_path(str(folder), True, window.model_info.card.display_name)
+    journal = screening_journal_path(str(folder), True, model_stamp(window.model_info.card))
     assert journal.is_file()
     assert {row["file"] for row in read_csv_report(journal)} == set(first_rows)
 
@@ -232,10 +241,26 @@ def test_cancelled_run_resumes_from_its_journal(qtbot, window, tmp_path) -> None
     assert panel.resumed == 0 and panel.model.rowCount() == 30
 
 
+def test_a_folder_screened_by_another_window_is_refused_not_corrupted(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from radiview.batch.csv_report import model_stamp
+    from radiview.batch.report_lock import ReportLock
+    from radiview.gui.workers import screening_journal_path
+
+    folder = make_folder(tmp_path / "shared", 3)
+    journal = screening_journal_path(str(folder), True, model_stamp(window.model_info.card))
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    with ReportLock(journal), qtbot.waitSignal(window.error_shown, timeout=60000) as blocker:
+        window.start_screening(str(folder), True)
+    assert "being screened by another RadiView window" in blocker.args[0].message
+    qtbot.waitUntil(lambda: not window.screening_running, timeout=30000)
+    assert window.batch_panel.model.rowCount() == 0 and not journal.exists()
+    assert run_screening(qtbot, window, folder).done == 3  # once the other window is done
+
+
 def test_table_words_and_stable_resumed_values(qtbot) -> None:  # type: ignore[no-untyped-def]
     """A refusal reads in words (the figures in the tooltip); a resumed row (CSV, 4 decimals)
     shows exactly what the live row showed; the Message column is wide enough to read."""
-    from radiview.batch.screening import ScreeningResult
+    from radiview.batch.records import ScreeningRecord as ScreeningResult
     from radiview.gui.panels.batch import MESSAGE_MIN_WIDTH, BatchPanel
     from radiview.inference.prediction import GateVerdict, Prediction
 

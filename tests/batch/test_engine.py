@@ -1,4 +1,4 @@
-"""Folder screening with the tiny random bundle over films generated in tmp_path."""
+"""The screening engine with the tiny random bundle over films generated in tmp_path."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from radiview.batch.screening import ScreeningResult, iter_screening, list_screening_files
+from radiview.batch.csv_report import CsvReportWriter, model_stamp, read_csv_report
+from radiview.batch.engine import ScreeningCounts, ScreeningSettings, iter_screening
+from radiview.batch.folder import list_folder
+from radiview.batch.records import ScreeningItem, ScreeningRecord
 from radiview.errors import InputError
 from radiview.inference.classifier import Classifier
 from radiview.io import load_radiograph
@@ -57,6 +60,13 @@ def write_films(folder: Path) -> dict[str, str]:
     return expected
 
 
+def screen(
+    folder: Path, classifier: Classifier, recursive: bool = False, **settings: int
+) -> list[ScreeningRecord]:
+    items = list_folder(folder, recursive).items
+    return list(iter_screening(items, classifier, settings=ScreeningSettings(**settings)))
+
+
 @pytest.fixture(scope="module")
 def classifier(tiny_bundle: Path) -> Classifier:
     return Classifier.from_bundle(tiny_bundle, device="cpu")
@@ -70,7 +80,7 @@ def films(tmp_path: Path) -> tuple[Path, dict[str, str]]:
 
 def test_statuses_order_and_messages(classifier: Classifier, films: tuple[Path, dict[str, str]]) -> None:
     folder, expected = films
-    results = list(iter_screening(folder, classifier, batch_size=2, workers=2))
+    results = screen(folder, classifier, batch_size=2, workers=2)
     assert [r.file for r in results] == sorted(expected)
     assert {r.file: r.status for r in results} == expected
     by_file = {r.file: r for r in results}
@@ -87,7 +97,7 @@ def test_batched_worker_path_matches_single_film_predict(
     classifier: Classifier, films: tuple[Path, dict[str, str]]
 ) -> None:
     folder, _ = films
-    for result in iter_screening(folder, classifier, batch_size=3, workers=3):
+    for result in screen(folder, classifier, batch_size=3, workers=3):
         if result.status != "ok":
             continue
         assert result.prediction is not None
@@ -96,15 +106,100 @@ def test_batched_worker_path_matches_single_film_predict(
         assert result.prediction.gate.score == pytest.approx(single.gate.score, rel=1e-4)
 
 
-def test_recursive_and_skip(classifier: Classifier, films: tuple[Path, dict[str, str]]) -> None:
+def test_listing_is_sorted_relative_and_says_why_it_is_empty(
+    films: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
     folder, expected = films
-    flat = list_screening_files(folder)
-    deep = list_screening_files(folder, recursive=True)
-    assert flat == sorted(expected)
-    assert deep == sorted([*expected, "sub/deep.png"])
-    results = list(iter_screening(folder, classifier, recursive=True, skip={"film_0.png", "sub/deep.png"}))
-    assert [r.file for r in results] == [f for f in deep if f not in ("film_0.png", "sub/deep.png")]
-    assert list(iter_screening(folder, classifier, skip=set(flat))) == []
+    assert [i.key for i in list_folder(folder).items] == sorted(expected)
+    deep = list_folder(folder, recursive=True)
+    assert [i.key for i in deep.items] == sorted([*expected, "sub/deep.png"])
+    assert deep.items[-1].path == folder / "sub" / "deep.png"
+    nested = tmp_path / "nested"
+    (nested / "a").mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(chest_like((40, 40), i)).save(nested / "a" / f"{i}.png")
+    listing = list_folder(nested)
+    assert listing.items == () and listing.nested == 3
+    assert listing.empty_reason() == (
+        f"no films at the top level of {nested}; 3 films in sub-folders: add --recursive"
+    )
+    empty = list_folder(nested / "a" / "..", recursive=True)
+    assert empty.items and not empty.nested
+    (tmp_path / "void").mkdir()
+    assert "no films (DICOM, PNG or JPEG files) in" in list_folder(tmp_path / "void").empty_reason()
+
+
+def test_journal_resume_skips_done_items_and_yields_them_first(
+    classifier: Classifier, films: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    folder, _ = films
+    items = list_folder(folder, recursive=True).items
+    out = tmp_path / "journal.csv"
+    stamp = model_stamp(classifier.card)
+    cancel = threading.Event()
+    with CsvReportWriter(out, classifier.labels, stamp) as journal:
+        first = []
+        for record in iter_screening(
+            items, classifier, journal=journal, settings=ScreeningSettings(batch_size=2), cancel=cancel
+        ):
+            first.append(record)
+            cancel.set()
+    assert 1 <= len(first) < len(items)
+    assert [r["file"] for r in read_csv_report(out)] == [r.key for r in first]
+    progress: list[ScreeningCounts] = []
+    with CsvReportWriter(out, classifier.labels, stamp, mode="resume") as journal:
+        assert journal.done == {r.key for r in first}
+        second = list(iter_screening(items, classifier, journal=journal, on_progress=progress.append))
+    assert [r.key for r in second] == [r.key for r in first] + [
+        i.key for i in items if i.key not in journal.done
+    ]
+    assert all(r.resumed for r in second[: len(first)]) and not any(r.resumed for r in second[len(first) :])
+    assert [r["file"] for r in read_csv_report(out)] == [r.key for r in second]  # each once
+    last = progress[-1]
+    assert (last.total, last.done, last.resumed) == (len(items), len(items), len(first))
+    assert last.ok + last.refused + last.error == len(items)
+    assert last.error == sum(r.status == "error" for r in second) == 1
+
+
+def test_items_need_not_come_from_a_folder(
+    classifier: Classifier, films: tuple[Path, dict[str, str]]
+) -> None:
+    """The PACS path passes its own keys (SOP Instance UIDs) and extra columns."""
+    folder, _ = films
+    items = [
+        ScreeningItem("1.2.3.4", folder / "film_0.png", {"study_uid": "1.2.3"}),
+        ScreeningItem("1.2.3.5", folder / "broken.png", {"study_uid": "1.2.3"}),
+    ]
+    records = list(iter_screening([*items, items[0]], classifier))  # a repeated key is screened once
+    assert [(r.key, r.status) for r in records] == [("1.2.3.4", "ok"), ("1.2.3.5", "error")]
+    assert all(r.extra["study_uid"] == "1.2.3" for r in records)
+    assert all(r.model == model_stamp(classifier.card) for r in records)
+
+
+def test_thumbnails_are_made_during_the_run_for_flagged_films_only(
+    tiny_bundle: Path, films: tuple[Path, dict[str, str]]
+) -> None:
+    import torch
+
+    folder, _ = films
+    classifier = Classifier.from_bundle(tiny_bundle, device="cpu")
+    # The random model reads everything as normal; tilt its last layer to COVID-19 so the
+    # accepted films are flagged.
+    last = [m for m in classifier.network.head.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.bias[3] += 100.0
+    records = screen(folder, classifier, batch_size=3, thumbnails=2)
+    flagged = [r for r in records if r.flagged]
+    assert len(flagged) >= 3, [r.top_label for r in records]
+    with_thumbs = [r for r in records if r.thumbnail is not None]
+    assert with_thumbs == flagged[:2]
+    for record in with_thumbs:
+        image = record.thumbnail.image
+        assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+        assert max(image.shape[:2]) == 64  # the tiny model's input size, the film's aspect
+        assert record.thumbnail.label == record.top_label
+        assert not image.flags.writeable
+    assert all(r.thumbnail is None for r in screen(folder, classifier))  # off by default
 
 
 def test_cancel_stops_between_batches_and_keeps_finished_rows(
@@ -113,7 +208,9 @@ def test_cancel_stops_between_batches_and_keeps_finished_rows(
     folder, expected = films
     cancel = threading.Event()
     seen = []
-    for result in iter_screening(folder, classifier, batch_size=2, workers=1, cancel=cancel):
+    items = list_folder(folder).items
+    settings = ScreeningSettings(batch_size=2, workers=1)
+    for result in iter_screening(items, classifier, settings=settings, cancel=cancel):
         seen.append(result)
         cancel.set()
     # The batch in hand (2 films + the error row between them) is delivered whole, nothing after it.
@@ -135,7 +232,8 @@ def test_unexpected_exception_becomes_an_error_row_with_its_type(
         return original(path)
 
     monkeypatch.setattr(radiview.io, "load_radiograph", failing)
-    results = {r.file: r for r in iter_screening(folder, classifier, batch_size=4)}
+    # In threads: a worker process would import the real loader, not this patched one.
+    results = {r.file: r for r in screen(folder, classifier, batch_size=4, processes=False)}
     assert results["film_1.png"].status == "error"
     assert results["film_1.png"].message == "ZeroDivisionError: injected fault"
     assert results["film_2.png"].status == "ok"
@@ -143,16 +241,17 @@ def test_unexpected_exception_becomes_an_error_row_with_its_type(
 
 def test_bad_arguments(classifier: Classifier, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not a folder"):
-        list(iter_screening(tmp_path / "missing", classifier))
+        list_folder(tmp_path / "missing")
     with pytest.raises(ValueError, match="batch_size"):
-        list(iter_screening(tmp_path, classifier, batch_size=0))
-    assert list(iter_screening(tmp_path, classifier)) == []
+        ScreeningSettings(batch_size=0)
+    assert list(iter_screening([], classifier)) == []
 
 
-def test_results_are_frozen() -> None:
-    result = ScreeningResult("a.png", "error", None, "x")
+def test_records_are_frozen() -> None:
+    record = ScreeningRecord("a.png", "error", None, "x")
     with pytest.raises(AttributeError):
-        result.status = "ok"  # type: ignore[misc]
+        record.status = "ok"  # type: ignore[misc]
+    assert record.file == "a.png" and not record.flagged
 
 
 @pytest.mark.realdata
@@ -163,7 +262,7 @@ def test_real_samples_and_dicoms_are_all_read(classifier: Classifier, data_dir: 
     for src in sources:
         if src.suffix != ".csv":
             (folder / src.name).symlink_to(src)
-    results = list(iter_screening(folder, classifier, batch_size=4))
+    results = screen(folder, classifier, batch_size=4)
     assert len(results) == len([s for s in sources if s.suffix != ".csv"]) == 15
     assert [r for r in results if r.status == "error"] == []
 
@@ -171,7 +270,7 @@ def test_real_samples_and_dicoms_are_all_read(classifier: Classifier, data_dir: 
 @pytest.mark.realdata
 def test_real_bundle_reads_real_samples(data_dir: Path) -> None:
     classifier = Classifier.from_bundle(REAL_BUNDLE, device="cpu")
-    results = list(iter_screening(data_dir / "samples", classifier, batch_size=8))
+    results = screen(data_dir / "samples", classifier, batch_size=8)
     assert len(results) == 12
     assert all(r.status in ("ok", "refused") for r in results)
     ok = [r for r in results if r.status == "ok"]

@@ -1,0 +1,338 @@
+"""THE screening engine: items in, ``ScreeningRecord``s out, journaled, resumable, cancellable.
+
+The CLI (``radiview screen``), the GUI's batch tab, and the PACS and listener paths all call
+``iter_screening``. It does not know where items come from (``folder.list_folder`` makes them
+for a folder). Films are decoded and preprocessed by a pool of workers while the calling
+thread runs the model on batches; the classifier is only ever touched by the calling thread
+(it is not thread-safe). With a journal (a ``CsvReportWriter``) every record is appended and
+fsynced before it is yielded, and the journal's earlier rows come first, marked ``resumed``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from radiview.batch.csv_report import CsvReportWriter, model_stamp
+from radiview.batch.decode import PreparedFilm
+from radiview.batch.decode_pool import DecodePool
+from radiview.batch.records import ScreeningItem, ScreeningRecord, Status, Thumbnail
+from radiview.errors import RadiviewError
+
+if TYPE_CHECKING:
+    from radiview.inference.prediction import Prediction
+    from radiview.inference.preprocess import PreprocessConfig
+
+log = logging.getLogger("radiview.batch")
+
+#: Grad-CAM thumbnails cost one backward pass per flagged film; a report shows at most this many.
+MAX_THUMBNAILS = 100
+_THUMB_SIDE = 224  # at most the model's input: the thumbnail shows what the model saw
+
+
+def default_workers() -> int:
+    """Decoding workers: enough to keep the model fed, not so many they starve it."""
+    return max(2, min(8, os.cpu_count() or 2))
+
+
+@dataclass(frozen=True)
+class ScreeningSettings:
+    """One set of defaults for every caller (CLI, GUI, PACS)."""
+
+    batch_size: int = 16
+    workers: int = field(default_factory=default_workers)
+    thumbnails: int = 0  # Grad-CAM thumbnails for the first N flagged films (0: none)
+    processes: bool = True  # decode in worker processes (False: threads, e.g. to debug a decoder)
+    reduced_precision: bool = True  # on CUDA: bf16/fp16 autocast if the first batch shows parity
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.workers < 1 or self.thumbnails < 0:
+            raise ValueError("batch_size and workers must be at least 1, thumbnails at least 0")
+
+
+@dataclass(frozen=True)
+class ScreeningCounts:
+    """Where a run stands, after each record. ``rate`` counts from the end of the first batch
+    (which carries the model's warm-up) and excludes resumed records."""
+
+    total: int
+    resumed: int = 0
+    done: int = 0  # resumed + screened so far
+    ok: int = 0
+    refused: int = 0
+    error: int = 0
+    elapsed_s: float = 0.0
+    rate: float = 0.0
+
+    @property
+    def screened(self) -> int:
+        return self.done - self.resumed
+
+
+class _Tally:
+    def __init__(self, total: int, resumed: int) -> None:
+        self.counts = ScreeningCounts(total=total, resumed=resumed)
+        self.start = time.perf_counter()
+        self._warm: tuple[float, int] | None = None  # when the first batch was done, and the count
+
+    def add(self, status: Status) -> ScreeningCounts:
+        c = self.counts
+        now = time.perf_counter()
+        done = c.done + 1
+        rate = 0.0
+        if self._warm is not None:
+            t0, d0 = self._warm
+            rate = (done - d0) / (now - t0) if done > d0 and now > t0 else c.rate
+        self.counts = ScreeningCounts(
+            total=c.total,
+            resumed=c.resumed,
+            done=done,
+            ok=c.ok + (status == "ok"),
+            refused=c.refused + (status == "refused"),
+            error=c.error + (status == "error"),
+            elapsed_s=now - self.start,
+            rate=rate,
+        )
+        return self.counts
+
+    def batch_done(self) -> None:
+        if self._warm is None:  # the first batch carries the model's warm-up: rates start here
+            self._warm = (time.perf_counter(), self.counts.done)
+
+
+def iter_screening(
+    items: Iterable[ScreeningItem],
+    classifier: Any,
+    *,
+    journal: CsvReportWriter | None = None,
+    settings: ScreeningSettings | None = None,
+    cancel: threading.Event | None = None,
+    on_progress: Callable[[ScreeningCounts], None] | None = None,
+) -> Generator[ScreeningRecord, None, None]:
+    """Screen ``items`` in their order; yields one record per item.
+
+    Items whose key the journal already holds are skipped (their earlier records come first),
+    and so is a repeated key.
+    A film that cannot be read, or whose prediction fails, gives an ``error`` record with the
+    reason; a film the input gate refuses gives a ``refused`` record with the gate's reason.
+    Setting ``cancel`` stops the run between batches: every record already yielded stands.
+    """
+    settings = settings or ScreeningSettings()
+    previous = journal.previous if journal is not None else ()
+    done = {record.key for record in previous}
+    todo = []
+    for item in items:  # a key is screened once (a report's keys are unique)
+        if item.key not in done:
+            done.add(item.key)
+            todo.append(item)
+    tally = _Tally(total=len(previous) + len(todo), resumed=len(previous))
+    for record in previous:
+        counts = tally.add(record.status)
+        if on_progress is not None:
+            on_progress(counts)
+        yield record
+    for batch in _screen(todo, classifier, settings, cancel):
+        for record in batch:
+            if journal is not None:
+                journal.write(record)  # durable before anyone sees it
+            counts = tally.add(record.status)
+            if on_progress is not None:
+                on_progress(counts)
+            yield record
+        tally.batch_done()
+
+
+def _screen(
+    items: Sequence[ScreeningItem],
+    classifier: Any,
+    settings: ScreeningSettings,
+    cancel: threading.Event | None,
+) -> Iterator[list[ScreeningRecord]]:
+    if not items:
+        return
+    config: PreprocessConfig = classifier.preprocess_config
+    stamp = model_stamp(classifier.card)
+    thumbs_left = settings.thumbnails
+    # Films waiting for the model; bounded so a huge run never piles up in memory.
+    window = max(2 * settings.batch_size, 2 * settings.workers)
+    pool = DecodePool(config, settings.workers, settings.processes, window)
+    check_precision = settings.reduced_precision and _on_cuda(classifier)
+    prepared = pool.iter_prepared(items)
+    try:
+        while True:
+            if cancel is not None and cancel.is_set():
+                log.info("screening cancelled")
+                return
+            # Take films in order until a batch is full; errors keep their place in the order.
+            batch: list[tuple[ScreeningItem, PreparedFilm | str]] = []
+            films = 0
+            for item, result in prepared:
+                if isinstance(result, PreparedFilm):
+                    for warning in result.warnings:
+                        log.info("%s: %s", item.key, warning)
+                    batch.append((item, result))
+                    films += 1
+                else:
+                    log.info("%s: %s", item.key, _error_message(result))
+                    batch.append((item, _error_message(result)))
+                if films >= settings.batch_size:
+                    break
+            if not batch:
+                return
+            if check_precision and any(isinstance(film, PreparedFilm) for _, film in batch):
+                _check_precision(classifier, config, batch)
+                check_precision = False
+            records = _read_batch(classifier, config, batch, stamp, thumbs_left)
+            thumbs_left -= sum(r.thumbnail is not None for r in records)
+            yield records
+    finally:
+        prepared.close()
+        pool.close()
+
+
+def _on_cuda(classifier: Any) -> bool:
+    return getattr(getattr(classifier, "device", None), "type", "") == "cuda"
+
+
+def _check_precision(
+    classifier: Any, config: PreprocessConfig, batch: list[tuple[ScreeningItem, PreparedFilm | str]]
+) -> None:
+    """Autocast for the rest of the run only if this batch reads the same as in fp32."""
+    import torch
+
+    from radiview.inference.preprocess import to_input_tensor
+
+    films = [film for _, film in batch if isinstance(film, PreparedFilm)]
+    try:
+        classifier.check_reduced_precision(torch.stack([to_input_tensor(f.image, config) for f in films]))
+    except Exception as exc:  # the check is an optimisation: fp32 is always right
+        log.info("reduced-precision check failed (%s); fp32 kept", _error_message(exc))
+        classifier.reduced_precision = None
+
+
+def _error_message(exc: BaseException) -> str:
+    if isinstance(exc, RadiviewError):
+        return exc.problem
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _read_batch(
+    classifier: Any,
+    config: PreprocessConfig,
+    batch: list[tuple[ScreeningItem, PreparedFilm | str]],
+    stamp: str,
+    thumbs_left: int,
+) -> list[ScreeningRecord]:
+    """Records for one batch in its order: decode errors keep their place."""
+    from radiview.inference.preprocess import to_input_tensor
+
+    films = [(i, film) for i, (_, film) in enumerate(batch) if isinstance(film, PreparedFilm)]
+    tensors = [to_input_tensor(film.image, config) for _, film in films]
+    outcomes = _predict(classifier, tensors, [film for _, film in films], [batch[i][0].key for i, _ in films])
+    by_index = dict(zip((i for i, _ in films), outcomes, strict=True))
+    records = []
+    for index, (item, film) in enumerate(batch):
+        outcome = by_index.get(index, film if isinstance(film, str) else "not predicted")
+        if isinstance(outcome, str):
+            records.append(ScreeningRecord(item.key, "error", None, outcome, model=stamp, extra=item.extra))
+            continue
+        assert isinstance(film, PreparedFilm)
+        ok = outcome.accepted
+        records.append(
+            ScreeningRecord(
+                key=item.key,
+                status="ok" if ok else "refused",
+                prediction=outcome,
+                message="" if ok else outcome.gate.reason or "refused by the input gate",
+                identifiers=film.identifiers,
+                flags=(),  # issue 14: radiview.inference.flags.reading_flags(...) fills this
+                model=stamp,
+                extra=item.extra,
+            )
+        )
+    if thumbs_left > 0:
+        records = _add_thumbnails(classifier, records, films, tensors, by_index, thumbs_left)
+    return records
+
+
+def _predict(
+    classifier: Any, tensors: list[Any], films: list[PreparedFilm], keys: list[str]
+) -> list[Prediction | str]:
+    """One batched forward pass; if it fails, retry film by film so only the culprit errors."""
+    import torch
+
+    if not tensors:
+        return []
+    try:
+        batch = torch.stack(tensors)
+        if _on_cuda(classifier):
+            batch = batch.pin_memory()  # lets the copy to the GPU run asynchronously
+        return list(classifier.predict_tensors(batch, [f.gate for f in films]))
+    except Exception as exc:
+        if len(tensors) == 1:
+            log.warning("%s: prediction failed: %s", keys[0], _error_message(exc))
+            return [_error_message(exc)]
+        log.info("batch of %d failed (%s); retrying one by one", len(tensors), _error_message(exc))
+        out: list[Prediction | str] = []
+        for tensor, film, key in zip(tensors, films, keys, strict=True):
+            out += _predict(classifier, [tensor], [film], [key])
+        return out
+
+
+def _add_thumbnails(
+    classifier: Any,
+    records: list[ScreeningRecord],
+    films: list[tuple[int, PreparedFilm]],
+    tensors: list[Any],
+    by_index: dict[int, Any],
+    budget: int,
+) -> list[ScreeningRecord]:
+    """Grad-CAM thumbnails for this batch's flagged films (one backward pass for all of them)."""
+    import torch
+
+    chosen = [(n, i, film) for n, (i, film) in enumerate(films) if records[i].flagged][:budget]
+    if not chosen:
+        return records
+    try:
+        maps = classifier.gradcam_maps(torch.stack([tensors[n] for n, _, _ in chosen]))
+    except Exception as exc:  # a thumbnail is never worth a film's reading
+        log.warning("Grad-CAM thumbnails failed for a batch: %s", _error_message(exc))
+        return records
+    out = list(records)
+    for (_, index, film), heat in zip(chosen, maps, strict=True):
+        record = records[index]
+        label = record.top_label or ""
+        thumb = Thumbnail(
+            make_thumbnail(film.image, heat, film.shape), label, by_index[index].probability(label)
+        )
+        out[index] = _with_thumbnail(record, thumb)
+    return out
+
+
+def _with_thumbnail(record: ScreeningRecord, thumbnail: Thumbnail) -> ScreeningRecord:
+    from dataclasses import replace
+
+    return replace(record, thumbnail=thumbnail)
+
+
+def make_thumbnail(image01: np.ndarray, heat01: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The model-size film with its heatmap, stretched back to the film's aspect, RGB uint8."""
+    from PIL import Image
+
+    from radiview.render import composite_heatmap
+
+    rows, cols = shape
+    scale = min(_THUMB_SIDE, max(image01.shape)) / max(rows, cols, 1)
+    size = (max(1, round(cols * scale)), max(1, round(rows * scale)))
+    gray = Image.fromarray(np.ascontiguousarray(np.rint(np.clip(image01, 0, 1) * 255), np.uint8))
+    heat = Image.fromarray(np.ascontiguousarray(heat01, np.float32), mode="F")
+    gray_small = np.asarray(gray.resize(size, Image.Resampling.BILINEAR))
+    heat_small = np.clip(np.asarray(heat.resize(size, Image.Resampling.BILINEAR)), 0.0, 1.0)
+    return np.asarray(composite_heatmap(gray_small, heat_small, 0.45, "jet"))[..., :3].copy()
