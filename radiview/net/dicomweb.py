@@ -39,12 +39,23 @@ from radiview.net.query import (
 log = logging.getLogger("radiview.net.dicomweb")
 
 STUDY_FIELDS = (
-    "StudyInstanceUID", "PatientName", "PatientID", "StudyDate", "AccessionNumber",
-    "StudyDescription", "ModalitiesInStudy", "NumberOfStudyRelatedSeries",
+    "StudyInstanceUID",
+    "PatientName",
+    "PatientID",
+    "StudyDate",
+    "AccessionNumber",
+    "StudyDescription",
+    "ModalitiesInStudy",
+    "NumberOfStudyRelatedSeries",
     "NumberOfStudyRelatedInstances",
 )
-SERIES_FIELDS = ("SeriesInstanceUID", "Modality", "SeriesDescription", "SeriesNumber",
-                 "NumberOfSeriesRelatedInstances")
+SERIES_FIELDS = (
+    "SeriesInstanceUID",
+    "Modality",
+    "SeriesDescription",
+    "SeriesNumber",
+    "NumberOfSeriesRelatedInstances",
+)
 INSTANCE_FIELDS = ("SOPInstanceUID", "SOPClassUID", "InstanceNumber")
 PAGE_SIZE = 1000  # results per QIDO request; archives often cap a response near this
 MAX_PAGES = 1000  # a server that ignores offset must not loop us forever
@@ -171,8 +182,13 @@ class DicomWebConnection:
         found: dict[str, StudyInfo] = {}
         for modality in query.modalities or ("",):
             filters = {**base, "ModalitiesInStudy": modality} if modality else base
-            rows = self._paged("a study search", self.client.search_for_studies, query.limit,
-                               fields=list(STUDY_FIELDS), search_filters=filters)
+            rows = self._paged(
+                "a study search",
+                self.client.search_for_studies,
+                query.limit,
+                fields=list(STUDY_FIELDS),
+                search_filters=filters,
+            )
             for row in rows:
                 study = study_from_attrs(_getter(row))
                 found.setdefault(study.study_uid, study)
@@ -180,16 +196,28 @@ class DicomWebConnection:
         return studies[: query.limit] if query.limit else studies
 
     def find_series(self, study_uid: str, modalities: Sequence[str] = ()) -> list[SeriesInfo]:
-        rows = self._paged("a series search", self.client.search_for_series, 0,
-                           study_instance_uid=study_uid, fields=list(SERIES_FIELDS))
+        rows = self._paged(
+            "a series search",
+            self.client.search_for_series,
+            0,
+            study_instance_uid=study_uid,
+            fields=list(SERIES_FIELDS),
+        )
         series = [series_from_attrs(_getter(row), study_uid) for row in rows]
         wanted = {m.upper() for m in modalities}
-        return sorted((s for s in series if not wanted or s.modality.upper() in wanted), key=lambda s: s.number)
+        return sorted(
+            (s for s in series if not wanted or s.modality.upper() in wanted), key=lambda s: s.number
+        )
 
     def find_instances(self, study_uid: str, series_uid: str) -> list[InstanceInfo]:
-        rows = self._paged("an instance search", self.client.search_for_instances, 0,
-                           study_instance_uid=study_uid, series_instance_uid=series_uid,
-                           fields=list(INSTANCE_FIELDS))
+        rows = self._paged(
+            "an instance search",
+            self.client.search_for_instances,
+            0,
+            study_instance_uid=study_uid,
+            series_instance_uid=series_uid,
+            fields=list(INSTANCE_FIELDS),
+        )
         instances = [instance_from_attrs(_getter(row), study_uid, series_uid) for row in rows]
         return sorted(instances, key=lambda i: (i.number, i.sop_uid))
 
@@ -202,7 +230,9 @@ class DicomWebConnection:
             )
         with self._errors(f"retrieving instance {instance.sop_uid}"):
             dataset = self.client.retrieve_instance(
-                instance.study_uid, instance.series_uid, instance.sop_uid,
+                instance.study_uid,
+                instance.series_uid,
+                instance.sop_uid,
                 media_types=(("application/dicom", "*"),),
             )
         return write_dataset(dataset, out_path)

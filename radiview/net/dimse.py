@@ -188,10 +188,23 @@ class DimseConnection:
         return matches
 
     def find_studies(self, query: StudyQuery) -> list[StudyInfo]:
-        keys = {k: "" for k in ("StudyInstanceUID", "StudyDate", "StudyDescription", "ModalitiesInStudy",
-                                "NumberOfStudyRelatedSeries", "NumberOfStudyRelatedInstances")}
-        keys.update(PatientName=query.patient_name, PatientID=query.patient_id,
-                    AccessionNumber=query.accession_number, StudyDate=query.date_range)
+        keys = {
+            k: ""
+            for k in (
+                "StudyInstanceUID",
+                "StudyDate",
+                "StudyDescription",
+                "ModalitiesInStudy",
+                "NumberOfStudyRelatedSeries",
+                "NumberOfStudyRelatedInstances",
+            )
+        }
+        keys.update(
+            PatientName=query.patient_name,
+            PatientID=query.patient_id,
+            AccessionNumber=query.accession_number,
+            StudyDate=query.date_range,
+        )
         found: dict[str, StudyInfo] = {}
         for modality in query.modalities or ("",):
             for ds in self.find("STUDY", {**keys, "ModalitiesInStudy": modality}):
@@ -201,15 +214,30 @@ class DimseConnection:
         return studies[: query.limit] if query.limit else studies
 
     def find_series(self, study_uid: str, modalities: Sequence[str] = ()) -> list[SeriesInfo]:
-        keys = {"StudyInstanceUID": study_uid, "SeriesInstanceUID": "", "Modality": "",
-                "SeriesDescription": "", "SeriesNumber": "", "NumberOfSeriesRelatedInstances": ""}
-        series = [series_from_attrs(lambda k, ds=ds: ds.get(k), study_uid) for ds in self.find("SERIES", keys)]
+        keys = {
+            "StudyInstanceUID": study_uid,
+            "SeriesInstanceUID": "",
+            "Modality": "",
+            "SeriesDescription": "",
+            "SeriesNumber": "",
+            "NumberOfSeriesRelatedInstances": "",
+        }
+        series = [
+            series_from_attrs(lambda k, ds=ds: ds.get(k), study_uid) for ds in self.find("SERIES", keys)
+        ]
         wanted = {m.upper() for m in modalities}
-        return sorted((s for s in series if not wanted or s.modality.upper() in wanted), key=lambda s: s.number)
+        return sorted(
+            (s for s in series if not wanted or s.modality.upper() in wanted), key=lambda s: s.number
+        )
 
     def find_instances(self, study_uid: str, series_uid: str) -> list[InstanceInfo]:
-        keys = {"StudyInstanceUID": study_uid, "SeriesInstanceUID": series_uid, "SOPInstanceUID": "",
-                "SOPClassUID": "", "InstanceNumber": ""}
+        keys = {
+            "StudyInstanceUID": study_uid,
+            "SeriesInstanceUID": series_uid,
+            "SOPInstanceUID": "",
+            "SOPClassUID": "",
+            "InstanceNumber": "",
+        }
         found = self.find("IMAGE", keys)
         instances = [instance_from_attrs(lambda k, ds=ds: ds.get(k), study_uid, series_uid) for ds in found]
         return sorted(instances, key=lambda i: (i.number, i.sop_uid))
@@ -240,8 +268,9 @@ class DimseConnection:
         syntaxes = decodable_transfer_syntaxes()
         contexts = [(GET_STUDY_ROOT, UNCOMPRESSED), *((uid, syntaxes) for uid in IMAGE_SOP_CLASSES)]
         failed = 0
-        with associate(self.node, contexts, scp_roles=list(IMAGE_SOP_CLASSES),
-                       handlers=[(evt.EVT_C_STORE, handle_store)]) as assoc:
+        with associate(
+            self.node, contexts, scp_roles=list(IMAGE_SOP_CLASSES), handlers=[(evt.EVT_C_STORE, handle_store)]
+        ) as assoc:
             for status, _ in assoc.send_c_get(identifier, GET_STUDY_ROOT):
                 code = _check_status(self.node, assoc, status, "C-GET")
                 if code not in (0xFF00,):
@@ -258,8 +287,11 @@ class DimseConnection:
                 "RadiView reads CR, DX and Secondary Capture films"
             )
         path = Path(out_path)
-        keys = {"StudyInstanceUID": instance.study_uid, "SeriesInstanceUID": instance.series_uid,
-                "SOPInstanceUID": instance.sop_uid}
+        keys = {
+            "StudyInstanceUID": instance.study_uid,
+            "SeriesInstanceUID": instance.series_uid,
+            "SOPInstanceUID": instance.sop_uid,
+        }
         if self.get(keys, lambda ds, meta: write_received(ds, meta, path)) == 0:
             raise PacsResponseError(
                 f"{_where(self.node)}: C-GET of instance {instance.sop_uid} returned no film "
@@ -297,7 +329,9 @@ class DimseConnection:
                     completed = int(status.get("NumberOfCompletedSubOperations", 0) or 0)
                     failed = int(status.get("NumberOfFailedSubOperations", 0) or 0)
         if failed:
-            raise PacsResponseError(f"{_where(self.node)}: C-MOVE to {destination_ae}: {failed} film(s) failed")
+            raise PacsResponseError(
+                f"{_where(self.node)}: C-MOVE to {destination_ae}: {failed} film(s) failed"
+            )
         return completed
 
     def store(self, datasets: Sequence[Any]) -> None:

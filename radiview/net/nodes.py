@@ -10,6 +10,7 @@ warning says so once. Secrets are never logged and never part of a node's repr.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -73,7 +74,9 @@ class PacsNode:
         validate_ae_title(self.called_ae, f"node {self.name!r}: called AE title")
         validate_ae_title(self.calling_ae, f"node {self.name!r}: calling AE title")
         if self.auth not in ("none", "basic", "bearer"):
-            raise PacsConfigError(f"node {self.name!r}: auth must be none, basic or bearer, not {self.auth!r}")
+            raise PacsConfigError(
+                f"node {self.name!r}: auth must be none, basic or bearer, not {self.auth!r}"
+            )
         if not self.url and not self.host:
             raise PacsConfigError(f"node {self.name!r}: give a DICOMweb URL or a host and port")
         if self.host and not 0 < self.port < 65536:
@@ -147,7 +150,9 @@ def load_nodes(path: str | os.PathLike[str] | None = None) -> dict[str, PacsNode
     return nodes
 
 
-def save_nodes(nodes: dict[str, PacsNode] | list[PacsNode], path: str | os.PathLike[str] | None = None) -> Path:
+def save_nodes(
+    nodes: dict[str, PacsNode] | list[PacsNode], path: str | os.PathLike[str] | None = None
+) -> Path:
     """Write the nodes atomically (no secrets: those go through ``store_secret``)."""
     target = Path(path) if path is not None else nodes_path()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -227,10 +232,8 @@ class SecretStore:
             import keyring
             from keyring.errors import PasswordDeleteError
 
-            try:
+            with contextlib.suppress(PasswordDeleteError):
                 keyring.delete_password(KEYRING_SERVICE, node_name)
-            except PasswordDeleteError:
-                pass
         self._drop_from_file(node_name)
 
     def _read_file(self) -> dict[str, str]:

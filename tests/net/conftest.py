@@ -114,8 +114,14 @@ class OrthancServer:
             self.rest("DELETE", f"/patients/{patient}")
 
     def config(self, plugin: Path) -> dict[str, Any]:
-        modality = {"Host": LOOPBACK, "AllowEcho": True, "AllowFind": True, "AllowGet": True,
-                    "AllowMove": True, "AllowStore": True}
+        modality = {
+            "Host": LOOPBACK,
+            "AllowEcho": True,
+            "AllowFind": True,
+            "AllowGet": True,
+            "AllowMove": True,
+            "AllowStore": True,
+        }
         return {
             "Name": "radiview-test",
             "StorageDirectory": str(self.storage),
@@ -284,7 +290,10 @@ def make_text_sr(study_uid: str, patient_name: str = "DOE^JANE", patient_id: str
     concept.CodeValue, concept.CodingSchemeDesignator, concept.CodeMeaning = "121060", "DCM", "History"
     ds.ConceptNameCodeSequence = [concept]
     ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPClassUID, ds.SOPInstanceUID
+    ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = (
+        ds.SOPClassUID,
+        ds.SOPInstanceUID,
+    )
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     return ds
 
@@ -319,21 +328,38 @@ def pacs_data(orthanc: OrthancServer) -> PacsData:
     jane_study, jane_series = generate_uid(), generate_uid()
     jane_films = tuple(generate_uid() for _ in range(2))
     for number, sop in enumerate(jane_films, start=1):
-        ds = make_film(study_uid=jane_study, series_uid=jane_series, sop_uid=sop, instance_number=number,
-                       seed=number)
+        ds = make_film(
+            study_uid=jane_study, series_uid=jane_series, sop_uid=sop, instance_number=number, seed=number
+        )
         orthanc.upload(dataset_bytes(ds))
     sr = make_text_sr(jane_study)
     orthanc.upload(dataset_bytes(sr))
-    richard = make_film(patient_name="ROE^RICHARD", patient_id="RV002", study_date="20260210",
-                        accession="ACC1002", modality="DX", seed=7)
+    richard = make_film(
+        patient_name="ROE^RICHARD",
+        patient_id="RV002",
+        study_date="20260210",
+        accession="ACC1002",
+        modality="DX",
+        seed=7,
+    )
     orthanc.upload(dataset_bytes(richard))
-    other = make_film(patient_name="DOE^JOHN", patient_id="RV003", study_date="20260120",
-                      accession="ACC1003", modality="OT", seed=3)
+    other = make_film(
+        patient_name="DOE^JOHN",
+        patient_id="RV003",
+        study_date="20260120",
+        accession="ACC1003",
+        modality="OT",
+        seed=3,
+    )
     orthanc.upload(dataset_bytes(other))
     return PacsData(
-        jane_study=jane_study, jane_series=jane_series, jane_films=jane_films,
-        jane_sr=str(sr.SOPInstanceUID), jane_sr_series=str(sr.SeriesInstanceUID),
-        richard_study=str(richard.StudyInstanceUID), richard_film=str(richard.SOPInstanceUID),
+        jane_study=jane_study,
+        jane_series=jane_series,
+        jane_films=jane_films,
+        jane_sr=str(sr.SOPInstanceUID),
+        jane_sr_series=str(sr.SeriesInstanceUID),
+        richard_study=str(richard.StudyInstanceUID),
+        richard_film=str(richard.SOPInstanceUID),
         other_study=str(other.StudyInstanceUID),
     )
 
@@ -342,13 +368,27 @@ def pacs_data(orthanc: OrthancServer) -> PacsData:
 def web_node(orthanc: OrthancServer) -> Any:
     from radiview.net.nodes import PacsNode
 
-    return PacsNode(name="test-web", url=orthanc.dicomweb_url, auth="basic", username=orthanc.user,
-                    called_ae=orthanc.aet, calling_ae=orthanc.scu_aet, http_timeout_s=20)
+    return PacsNode(
+        name="test-web",
+        url=orthanc.dicomweb_url,
+        auth="basic",
+        username=orthanc.user,
+        called_ae=orthanc.aet,
+        calling_ae=orthanc.scu_aet,
+        http_timeout_s=20,
+    )
 
 
 @pytest.fixture()
 def dimse_node(orthanc: OrthancServer) -> Any:
     from radiview.net.nodes import PacsNode
 
-    return PacsNode(name="test-dimse", host=LOOPBACK, port=orthanc.dicom_port, called_ae=orthanc.aet,
-                    calling_ae=orthanc.scu_aet, association_timeout_s=5, dimse_timeout_s=20)
+    return PacsNode(
+        name="test-dimse",
+        host=LOOPBACK,
+        port=orthanc.dicom_port,
+        called_ae=orthanc.aet,
+        calling_ae=orthanc.scu_aet,
+        association_timeout_s=5,
+        dimse_timeout_s=20,
+    )

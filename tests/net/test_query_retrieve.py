@@ -27,7 +27,9 @@ def test_ping(connection: Any) -> None:
     connection.ping()  # C-ECHO or a QIDO query; raises on any failure
 
 
-def test_query_by_name_wildcard_finds_both_does_with_chest_modalities(connection: Any, pacs_data: Any) -> None:
+def test_query_by_name_wildcard_finds_both_does_with_chest_modalities(
+    connection: Any, pacs_data: Any
+) -> None:
     studies = connection.find_studies(StudyQuery(patient_name="DOE^*"))
     uids = {s.study_uid for s in studies}
     # DOE^JOHN's study is OT: not a CR/DX study, so the default modalities leave it out.
@@ -41,15 +43,21 @@ def test_query_by_name_wildcard_finds_both_does_with_chest_modalities(connection
 
 
 def test_query_by_date_range_id_accession_and_modality(connection: Any, pacs_data: Any) -> None:
-    january = {s.study_uid for s in connection.find_studies(StudyQuery(date_from="20260101", date_to="20260131"))}
+    january = {
+        s.study_uid for s in connection.find_studies(StudyQuery(date_from="20260101", date_to="20260131"))
+    }
     assert pacs_data.jane_study in january and pacs_data.richard_study not in january
-    february = {s.study_uid for s in connection.find_studies(StudyQuery(date_from="20260201", date_to="20260228"))}
+    february = {
+        s.study_uid for s in connection.find_studies(StudyQuery(date_from="20260201", date_to="20260228"))
+    }
     assert february >= {pacs_data.richard_study} and pacs_data.jane_study not in february
     by_id = connection.find_studies(StudyQuery(patient_id="RV002"))
     assert [s.study_uid for s in by_id] == [pacs_data.richard_study]
     by_accession = connection.find_studies(StudyQuery(accession_number="ACC1001"))
     assert [s.study_uid for s in by_accession] == [pacs_data.jane_study]
-    dx_only = {s.study_uid for s in connection.find_studies(StudyQuery(patient_id="RV00*", modalities=("DX",)))}
+    dx_only = {
+        s.study_uid for s in connection.find_studies(StudyQuery(patient_id="RV00*", modalities=("DX",)))
+    }
     assert dx_only == {pacs_data.richard_study}
 
 
@@ -76,9 +84,11 @@ def test_retrieve_writes_the_film(connection: Any, pacs_data: Any, tmp_path: Pat
     assert not list(tmp_path.glob(".*.tmp"))  # atomic: no temporary left behind
 
 
-def test_retrieve_refuses_a_non_image_with_a_clear_message(connection: Any, pacs_data: Any, tmp_path: Path) -> None:
+def test_retrieve_refuses_a_non_image_with_a_clear_message(
+    connection: Any, pacs_data: Any, tmp_path: Path
+) -> None:
     [sr] = connection.find_instances(pacs_data.jane_study, pacs_data.jane_sr_series)
     assert sr.sop_uid == pacs_data.jane_sr and not sr.is_image
-    with pytest.raises(NotAnImageError, match="Basic Text SR.*not an image"):
+    with pytest.raises(NotAnImageError, match=r"Basic Text SR.*not an image"):
         connection.retrieve(sr, tmp_path / "sr.dcm")
     assert not (tmp_path / "sr.dcm").exists()
