@@ -205,7 +205,8 @@ def read_csv_report(path: str | os.PathLike[str]) -> list[dict[str, str]]:
     data = data[: data.rfind(b"\n") + 1]
     rows = _parse_rows(data, path)
     header = rows[0]
-    if header[:3] != ["file", "status", "prediction"] or header[-1] != "message":
+    # Extra columns may follow "message" (PACS reports append study_uid).
+    if header[:3] != ["file", "status", "prediction"] or "message" not in header[3:]:
         raise ReportError("not a RadiView screening report (unexpected header)", path)
     return [dict(zip(header, row, strict=True)) for row in rows[1:]]
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 import io
 import logging
 import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,14 @@ _SERIES_NOTE = "RadiView AI (research, not for diagnosis)"
 class ResultObjects:
     secondary_capture: Any
     structured_report: Any
+
+
+@contextmanager
+def _quiet_person_names() -> Iterator[None]:
+    """highdicom warns about odd PatientName values and quotes them: patient data in a log."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The string .* person name", category=UserWarning)
+        yield
 
 
 def _code(value: str, meaning: str, scheme: str = SCHEME) -> Any:
@@ -203,8 +214,10 @@ def build_results(film_path: str | os.PathLike[str], classifier: Any) -> ResultO
     radiograph = load_radiograph(path)
     prediction, explanation = classifier.analyze(radiograph)
     card = classifier.card
-    sc = build_secondary_capture(source, render_result_rgb(radiograph, prediction, explanation), prediction)
-    sr = build_structured_report(source, prediction, card.name, card.version)
+    rgb = render_result_rgb(radiograph, prediction, explanation)
+    with _quiet_person_names():
+        sc = build_secondary_capture(source, rgb, prediction)
+        sr = build_structured_report(source, prediction, card.name, card.version)
     read_back(sc)
     read_back(sr)
     return ResultObjects(sc, sr)
