@@ -339,7 +339,13 @@ class DimseConnection:
         classes = sorted({str(ds.SOPClassUID) for ds in datasets} | set(RESULT_SOP_CLASSES))
         contexts = [(uid, UNCOMPRESSED) for uid in classes]
         with associate(self.node, contexts) as assoc:
+            accepted = {str(cx.abstract_syntax) for cx in assoc.accepted_contexts}
             for ds in datasets:
+                if str(ds.SOPClassUID) not in accepted:
+                    raise PacsRejectedError(
+                        f"{_where(self.node)}: does not accept {sop_class_name(str(ds.SOPClassUID))} "
+                        "(SOP class not supported by the receiver)"
+                    )
                 status = assoc.send_c_store(ds)
                 _check_status(self.node, assoc, status, f"C-STORE of {ds.SOPInstanceUID}")
 

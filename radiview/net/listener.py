@@ -53,6 +53,29 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def pixel_data_problem(dataset: Any) -> str:
+    """Why the pixel data cannot be a whole film ('' if it can), without decoding it."""
+    if "PixelData" not in dataset:
+        return "no pixel data"
+    try:
+        rows, columns = int(dataset.Rows), int(dataset.Columns)
+        samples, bits = int(dataset.get("SamplesPerPixel", 1)), int(dataset.BitsAllocated)
+        frames = int(dataset.get("NumberOfFrames", 1) or 1)
+        data = dataset.PixelData
+        if dataset.file_meta.TransferSyntaxUID.is_compressed:
+            from pydicom.encaps import generate_fragments
+
+            if not any(len(fragment) for fragment in generate_fragments(data)):
+                return "empty compressed pixel data"
+            return ""
+    except Exception as exc:  # missing Rows/Columns, broken fragments
+        return f"pixel data unreadable ({type(exc).__name__})"
+    expected = rows * columns * samples * frames * bits // 8
+    if rows < 1 or columns < 1 or len(data) < expected:
+        return f"pixel data truncated ({len(data)} of {expected} bytes)"
+    return ""
+
+
 @dataclass
 class FilmListener:
     """The SCP and its screening loop. ``serve_forever`` runs until ``stop`` is set."""
@@ -102,8 +125,9 @@ class FilmListener:
             return self._refuse(
                 calling, "missing or invalid SOP/Study Instance UID", STATUS_CANNOT_UNDERSTAND
             )
-        if "PixelData" not in dataset:
-            return self._refuse(calling, "no pixel data", STATUS_DATASET_MISMATCH)
+        problem = pixel_data_problem(dataset)
+        if problem:
+            return self._refuse(calling, problem, STATUS_CANNOT_UNDERSTAND)
         try:
             self._write(dataset, str(study_uid), str(sop_uid))
         except Exception as exc:

@@ -234,6 +234,7 @@ def make_film(
     size: tuple[int, int] = (320, 288),
     seed: int = 0,
     transfer_syntax: str = "1.2.840.10008.1.2.1",
+    eight_bit: bool = False,
 ) -> Any:
     """A synthetic chest film as a real DICOM dataset (12-bit MONOCHROME2); saved if ``path``."""
     import numpy as np
@@ -243,6 +244,8 @@ def make_film(
     from radiview.cli import build_synthetic_chest
 
     pixels = np.asarray(build_synthetic_chest(size[0], size[1], seed=seed).pixels).astype(np.uint16)
+    if eight_bit:  # JPEG Baseline holds 8 bits only
+        pixels = (pixels >> 4).astype(np.uint8)
     sop_class = DX_PRESENTATION if modality == "DX" else CR_IMAGE
     ds = Dataset()
     ds.SOPClassUID = sop_class
@@ -260,7 +263,9 @@ def make_film(
         ds.PresentationIntentType, ds.ImageType = "FOR PRESENTATION", ["ORIGINAL", "PRIMARY"]
     ds.Rows, ds.Columns = pixels.shape
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    bits = (8, 8, 7) if eight_bit else (16, 12, 11)
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = bits
+    ds.PixelRepresentation = 0
     ds.PixelSpacing = [0.5, 0.5]
     ds.file_meta = FileMetaDataset()
     ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
@@ -391,4 +396,14 @@ def dimse_node(orthanc: OrthancServer) -> Any:
         calling_ae=orthanc.scu_aet,
         association_timeout_s=5,
         dimse_timeout_s=20,
+    )
+
+
+@pytest.fixture(scope="session")
+def net_helpers() -> Any:
+    """The helpers above for test modules (conftest is not importable by name)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        free_port=free_port, make_film=make_film, make_text_sr=make_text_sr, dataset_bytes=dataset_bytes
     )
