@@ -71,8 +71,13 @@ class PacsNode:
     def __post_init__(self) -> None:
         if not self.name.strip():
             raise PacsConfigError("a PACS node needs a name")
-        validate_ae_title(self.called_ae, f"node {self.name!r}: called AE title")
-        validate_ae_title(self.calling_ae, f"node {self.name!r}: calling AE title")
+        # Frozen, so normalise through object.__setattr__: AE titles travel without padding.
+        object.__setattr__(
+            self, "called_ae", validate_ae_title(self.called_ae, f"node {self.name!r}: called AE title")
+        )
+        object.__setattr__(
+            self, "calling_ae", validate_ae_title(self.calling_ae, f"node {self.name!r}: calling AE title")
+        )
         if self.auth not in ("none", "basic", "bearer"):
             raise PacsConfigError(
                 f"node {self.name!r}: auth must be none, basic or bearer, not {self.auth!r}"
@@ -102,9 +107,10 @@ class PacsNode:
     @property
     def web_url(self) -> str:
         """The DICOMweb root with the scheme TLS asks for."""
-        if self.tls and self.url.startswith("http://"):
-            return "https://" + self.url[len("http://") :]
-        return self.url.rstrip("/")
+        url = self.url.rstrip("/")
+        if self.tls and url.startswith("http://"):
+            return "https://" + url[len("http://") :]
+        return url
 
     @property
     def address(self) -> str:

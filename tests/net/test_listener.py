@@ -230,7 +230,7 @@ def test_calling_ae_not_on_the_allow_list_is_rejected(listener: Listener) -> Non
         calling_ae="INTRUDER",
         association_timeout_s=5,
     )
-    with pytest.raises(PacsRejectedError, match="Calling AE title not recognised.*'INTRUDER'"):
+    with pytest.raises(PacsRejectedError, match=r"Calling AE title not recognised.*'INTRUDER'"):
         DimseConnection(node).ping()
 
 
