@@ -103,6 +103,31 @@ def iter_screen_films(
         yield row, study_uid
 
 
+def _retrieve_series(
+    connection: Any, series: Any, films_dir: Path, report: PacsReportWriter, summary: PacsScreeningSummary
+) -> None:
+    """The series' films not yet reported, onto disk; a non-image instance gets its error row."""
+    instances = connection.find_instances(series.study_uid, series.series_uid)
+    todo = [i for i in instances if i.sop_uid not in report.keys]
+    summary.films_found += len(instances)
+    summary.already_reported += len(instances) - len(todo)
+    if (
+        todo
+        and len(todo) == len(instances)
+        and all(i.is_image for i in todo)
+        and hasattr(connection, "retrieve_series")
+    ):
+        # DIMSE: one C-GET for the whole series instead of one association per film.
+        connection.retrieve_series(series.study_uid, series.series_uid, films_dir / series.study_uid)
+        return
+    for instance in todo:
+        try:
+            connection.retrieve(instance, film_path(films_dir, series.study_uid, instance.sop_uid))
+        except NotAnImageError as exc:
+            report.write_film(ScreeningResult(instance.sop_uid, "error", None, exc.problem), series.study_uid)
+            summary.refused_non_images += 1
+
+
 @dataclass
 class PacsScreeningSummary:
     studies: int = 0
@@ -139,18 +164,7 @@ def screen_pacs(
         if on_progress:
             on_progress(f"study {index}/{len(studies)}")
         for series in connection.find_series(study.study_uid, query.modalities):
-            for instance in connection.find_instances(study.study_uid, series.series_uid):
-                summary.films_found += 1
-                if instance.sop_uid in report.keys:
-                    summary.already_reported += 1
-                    continue
-                try:
-                    connection.retrieve(instance, film_path(films_dir, study.study_uid, instance.sop_uid))
-                except NotAnImageError as exc:
-                    report.write_film(
-                        ScreeningResult(instance.sop_uid, "error", None, exc.problem), study.study_uid
-                    )
-                    summary.refused_non_images += 1
+            _retrieve_series(connection, series, films_dir, report, summary)
         study_dir = films_dir / study.study_uid
         for result, study_uid in iter_screen_films(films_dir, classifier, report, cancel):
             summary.screened += 1
