@@ -11,11 +11,11 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import Qt
 
-from radiview.gui.dialogs.pacs import PacsDialog  # noqa: E402
-from radiview.gui.dialogs.pacs_nodes import PacsNodesDialog  # noqa: E402
-from radiview.net.nodes import PacsNode, SecretStore, save_nodes  # noqa: E402
+from radiview.gui.dialogs.pacs import PacsDialog
+from radiview.gui.dialogs.pacs_nodes import PacsNodesDialog
+from radiview.net.nodes import PacsNode, SecretStore, save_nodes
 
 pytestmark = pytest.mark.orthanc
 
