@@ -145,6 +145,18 @@ def associate(
         ae.shutdown()
 
 
+_STATUS_MEANINGS = {
+    0x0122: "SOP class not supported",
+    0x0124: "not authorised",
+    0xA700: "out of resources",
+    0xA701: "out of resources: unable to calculate the number of matches",
+    0xA702: "out of resources: unable to perform sub-operations",
+    0xA801: "move destination unknown: register our AE title on the archive",
+    0xA900: "identifier does not match the SOP class",
+    0xC000: "unable to process",
+}
+
+
 def _check_status(node: PacsNode, assoc: Any, status: Any, what: str) -> int:
     """The status code; raises if the response never came or is a failure."""
     if status is None or "Status" not in status:
@@ -154,7 +166,8 @@ def _check_status(node: PacsNode, assoc: Any, status: Any, what: str) -> int:
     code = int(status.Status)
     if code in (0x0000, 0xFF00, 0xFF01, 0xB000, 0xFE00) or code >> 12 == 0xB:
         return code
-    raise PacsResponseError(f"{_where(node)}: {what} failed with status 0x{code:04X}")
+    meaning = _STATUS_MEANINGS.get(code) or _STATUS_MEANINGS.get(code & 0xF000, "failure")
+    raise PacsResponseError(f"{_where(node)}: {what} failed with status 0x{code:04X} ({meaning})")
 
 
 class DimseConnection:
@@ -274,7 +287,7 @@ class DimseConnection:
             for status, _ in assoc.send_c_get(identifier, GET_STUDY_ROOT):
                 code = _check_status(self.node, assoc, status, "C-GET")
                 if code not in (0xFF00,):
-                    failed = int(status.get("NumberOfFailedSubOperations", 0) or 0)
+                    failed = int(status.get("NumberOfFailedSuboperations", 0) or 0)
         if failed:
             log.warning("%s: C-GET: %d film(s) failed to transfer", _where(self.node), failed)
         return received
@@ -324,10 +337,16 @@ class DimseConnection:
         completed = failed = 0
         with associate(self.node, [(MOVE_STUDY_ROOT, UNCOMPRESSED)]) as assoc:
             for status, _ in assoc.send_c_move(identifier, destination_ae, MOVE_STUDY_ROOT):
-                code = _check_status(self.node, assoc, status, f"C-MOVE to {destination_ae}")
-                if code != 0xFF00:
-                    completed = int(status.get("NumberOfCompletedSubOperations", 0) or 0)
-                    failed = int(status.get("NumberOfFailedSubOperations", 0) or 0)
+                try:
+                    _check_status(self.node, assoc, status, f"C-MOVE to {destination_ae}")
+                except PacsResponseError as exc:  # archives answer an unknown destination variously
+                    raise PacsResponseError(
+                        f"{exc.problem}; is {destination_ae!r} registered on the archive "
+                        "with our host and port?"
+                    ) from exc
+                # Counts are optional in some responses: keep the largest seen.
+                completed = max(completed, int(status.get("NumberOfCompletedSuboperations", 0) or 0))
+                failed = max(failed, int(status.get("NumberOfFailedSuboperations", 0) or 0))
         if failed:
             raise PacsResponseError(
                 f"{_where(self.node)}: C-MOVE to {destination_ae}: {failed} film(s) failed"

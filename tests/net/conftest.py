@@ -203,7 +203,10 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
     config_path.write_text(json.dumps(server.config(plugin), indent=2))
     with open(server.log_path, "wb") as log:
         server.process = subprocess.Popen(
-            [binary, str(config_path)], stdout=log, stderr=subprocess.STDOUT, cwd=root,
+            [binary, str(config_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=root,
             # DCMTK (inside Orthanc) leaves Nagle's algorithm on unless TCP_NODELAY is set; with it
             # on, each C-GET/C-MOVE sub-operation waits out a 40 ms delayed ACK (300 films: 15 s).
             env={**os.environ, "TCP_NODELAY": "1"},

@@ -13,7 +13,7 @@ import pytest
 
 from radiview.net.dicomweb import DicomWebConnection
 from radiview.net.dimse import DimseConnection
-from radiview.net.errors import PacsConnectionError, PacsRejectedError, PacsTimeoutError
+from radiview.net.errors import PacsConnectionError, PacsRejectedError, PacsResponseError, PacsTimeoutError
 from radiview.net.query import StudyQuery
 
 pytestmark = pytest.mark.orthanc
@@ -126,3 +126,10 @@ def test_a_study_with_hundreds_of_instances(
     assert len(paths) == (300 if protocol == "dimse" else 50)
     assert all(p.stat().st_size > 64 * 64 * 2 for p in paths)
     assert time.monotonic() - start < 60
+
+
+def test_c_move_to_an_unknown_destination_says_so(dimse_node: Any, pacs_data: Any) -> None:
+    with pytest.raises(
+        PacsResponseError, match=r"C-MOVE to NOBODY failed with status 0x.*'NOBODY' registered on the archive"
+    ):
+        DimseConnection(dimse_node).move("NOBODY", pacs_data.jane_study)

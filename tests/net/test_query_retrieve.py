@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import pydicom
 import pytest
 
+from radiview.batch.report import read_csv_report
 from radiview.net.dicomweb import DicomWebConnection
 from radiview.net.dimse import DimseConnection
 from radiview.net.errors import NotAnImageError
@@ -92,3 +94,40 @@ def test_retrieve_refuses_a_non_image_with_a_clear_message(
     with pytest.raises(NotAnImageError, match=r"Basic Text SR.*not an image"):
         connection.retrieve(sr, tmp_path / "sr.dcm")
     assert not (tmp_path / "sr.dcm").exists()
+
+
+def test_c_move_to_our_own_listener(
+    orthanc: Any, dimse_node: Any, pacs_data: Any, tiny_bundle: Path, tmp_path: Path
+) -> None:
+    """C-MOVE: Orthanc pushes the series to our SCP (registered there as RADIVIEW_SCP), which screens it."""
+    import threading
+
+    from radiview.inference.classifier import Classifier
+    from radiview.net.listener import FilmListener
+
+    listener = FilmListener(
+        ae_title=orthanc.store_aet,
+        port=orthanc.store_port,
+        out_dir=tmp_path / "in",
+        allowed_aets=[orthanc.aet],
+        classifier=Classifier.from_bundle(tiny_bundle, device="cpu"),
+        host="127.0.0.1",
+    )
+    listener.start()
+    thread = threading.Thread(target=listener.serve_forever)
+    thread.start()
+    try:
+        moved = DimseConnection(dimse_node).move(
+            orthanc.store_aet, pacs_data.jane_study, pacs_data.jane_series
+        )
+        assert moved == 2
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(read_csv_report(listener.report_path)) < 2:
+            time.sleep(0.1)
+    finally:
+        listener.stop.set()
+        thread.join(timeout=30)
+    rows = read_csv_report(listener.report_path)
+    assert sorted(r["file"] for r in rows) == sorted(pacs_data.jane_films)
+    assert {r["study_uid"] for r in rows} == {pacs_data.jane_study}
+    assert not thread.is_alive()
