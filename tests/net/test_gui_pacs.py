@@ -102,3 +102,25 @@ def test_node_settings_test_connection(qtbot: Any, config: Path, orthanc: Any) -
     dialog.calling_ae.setText("")
     assert not dialog.apply_form() and "calling AE title is empty" in dialog.status.text()
     assert dialog.list.currentItem().data(Qt.ItemDataRole.DisplayRole) == "test-dimse"
+
+
+def test_settings_dialog_opens_the_pacs_nodes(qtbot: Any, config: Path) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from radiview.gui.dialogs.settings import SettingsDialog
+    from radiview.settings import Settings
+
+    dialog = SettingsDialog(Settings(), devices=["auto", "cpu"])
+    qtbot.addWidget(dialog)
+    seen: list[str] = []
+
+    def close_nodes_dialog() -> None:
+        modal = QApplication.activeModalWidget()
+        if isinstance(modal, PacsNodesDialog):
+            seen.append(modal.windowTitle())
+            modal.reject()
+
+    QTimer.singleShot(200, close_nodes_dialog)
+    dialog.pacs_button.click()
+    assert seen == ["PACS nodes"]

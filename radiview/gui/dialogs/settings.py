@@ -87,6 +87,9 @@ class SettingsDialog(QDialog):
         self.recursive_check = QCheckBox("Screen subfolders too")
         self.recursive_check.setChecked(settings.batch_recursive)
         form.addRow(self.recursive_check)
+        self.pacs_button = QPushButton("PACS nodes…")  # radiview/gui/dialogs/pacs_nodes.py
+        self.pacs_button.clicked.connect(self._edit_pacs_nodes)
+        form.addRow("PACS", self.pacs_button)
 
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -94,6 +97,11 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+    def _edit_pacs_nodes(self) -> None:
+        from radiview.gui.dialogs.pacs_nodes import PacsNodesDialog
+
+        PacsNodesDialog(self).exec()
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Report folder", self.report_edit.text())
