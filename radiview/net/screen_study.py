@@ -147,23 +147,47 @@ def screen_pacs(
     on_progress: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> PacsScreeningSummary:
-    """Find the studies, retrieve each film not yet reported, screen it, report it.
+    """Find the studies of ``query``, then ``screen_studies`` them."""
+    studies = connection.find_studies(query)
+    return screen_studies(
+        connection,
+        studies,
+        query.modalities,
+        classifier,
+        report,
+        work_dir,
+        on_result=on_result,
+        on_progress=on_progress,
+        cancel=cancel,
+    )
+
+
+def screen_studies(
+    connection: Any,
+    studies: Sequence[Any],
+    modalities: Sequence[str],
+    classifier: Any,
+    report: PacsReportWriter,
+    work_dir: str | os.PathLike[str],
+    on_result: Callable[[ScreeningResult, str, Path], None] | None = None,
+    on_progress: Callable[[str], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> PacsScreeningSummary:
+    """Retrieve each film of these studies not yet reported, screen it, report it.
 
     One study at a time: its films are retrieved into ``work_dir``, screened, handed to
     ``on_result`` (e.g. to send SC/SR results back) and deleted, so patient data does not
     pile up on disk. A network failure stops the run (resume finishes it); a non-image
-    instance gets an ``error`` row saying so.
+    instance gets an ``error`` row saying so. ``cancel`` stops between films.
     """
-    summary = PacsScreeningSummary()
+    summary = PacsScreeningSummary(studies=len(studies))
     films_dir = Path(work_dir)
-    studies = connection.find_studies(query)
-    summary.studies = len(studies)
     for index, study in enumerate(studies, start=1):
         if cancel is not None and cancel.is_set():
             break
         if on_progress:
             on_progress(f"study {index}/{len(studies)}")
-        for series in connection.find_series(study.study_uid, query.modalities):
+        for series in connection.find_series(study.study_uid, modalities):
             _retrieve_series(connection, series, films_dir, report, summary)
         study_dir = films_dir / study.study_uid
         for result, study_uid in iter_screen_films(films_dir, classifier, report, cancel):

@@ -124,3 +124,30 @@ def test_settings_dialog_opens_the_pacs_nodes(qtbot: Any, config: Path) -> None:
     QTimer.singleShot(200, close_nodes_dialog)
     dialog.pacs_button.click()
     assert seen == ["PACS nodes"]
+
+
+def test_screen_selected_studies_and_send_results_from_the_dialog(
+    qtbot: Any, config: Path, pacs_data: Any, tiny_bundle: Path, tmp_path: Path, orthanc: Any, web_node: Any
+) -> None:
+    from radiview.batch.report import read_csv_report
+    from radiview.net.dicomweb import DicomWebConnection
+
+    dialog = PacsDialog(model=str(tiny_bundle))
+    qtbot.addWidget(dialog)
+    dialog.node_combo.setCurrentText("test-web")
+    dialog.patient_id.setText("RV002")
+    dialog.search()
+    qtbot.waitUntil(lambda: dialog.studies.topLevelItemCount() == 1, timeout=20000)
+    dialog.studies.topLevelItem(0).setSelected(True)
+    dialog.send_results_check.setChecked(True)
+    out = tmp_path / "gui-report.csv"
+    dialog.screen_selected(out)
+    qtbot.waitUntil(lambda: "films screened" in dialog.status.text(), timeout=60000)
+    assert "1 films screened" in dialog.status.text() and "1 results sent" in dialog.status.text()
+    [row] = read_csv_report(out)
+    assert (row["file"], row["study_uid"]) == (pacs_data.richard_film, pacs_data.richard_study)
+    modalities = {
+        s.modality
+        for s in DicomWebConnection(web_node, orthanc.password).find_series(pacs_data.richard_study)
+    }
+    assert modalities == {"DX", "OT", "SR"}  # the film, its Secondary Capture, its SR

@@ -20,8 +20,10 @@ import numpy as np
 from PySide6.QtCore import QObject, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -80,6 +82,7 @@ class _Signals(QObject):
     series_found = Signal(int, object)
     thumbnail_ready = Signal(int, object, str, object)  # request, instance, path, uint8 array or None
     progress = Signal(int, int, int)  # request, done, total
+    message = Signal(int, str)
     failed = Signal(int, str)
     finished = Signal(int)
 
@@ -89,8 +92,15 @@ class PacsDialog(QDialog):
 
     film_chosen = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None, connect: Callable[[Any], Any] | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        connect: Callable[[Any], Any] | None = None,
+        model: str | None = None,
+    ) -> None:
         super().__init__(parent)
+        self._model = model  # a model bundle folder for screening (None: the bundled model)
+        self._runner: Any = None
         self.setWindowTitle("Open from PACS")
         self.resize(1100, 700)
         self._connect = connect or self._default_connect
@@ -102,6 +112,7 @@ class PacsDialog(QDialog):
         self.signals.thumbnail_ready.connect(self._on_thumbnail)
         self.signals.progress.connect(self._on_progress)
         self.signals.failed.connect(self._on_failed)
+        self.signals.message.connect(self._on_failed)  # same display: the status line
         self.signals.finished.connect(self._on_finished)
         self._build()
         self.reload_nodes()
@@ -138,6 +149,10 @@ class PacsDialog(QDialog):
         )
         self.studies.setRootIsDecorated(False)
         self.studies.itemSelectionChanged.connect(self._study_selected)
+        self.studies.setSelectionMode(QTreeWidget.SelectionMode.ExtendedSelection)
+        self.screen_button = QPushButton("Screen selected studies…")
+        self.screen_button.clicked.connect(self._choose_screening_report)
+        self.send_results_check = QCheckBox("Send results (DICOM SC + SR) back to this PACS")
         self.series = QTreeWidget()
         self.series.setHeaderLabels(["#", "Modality", "Films", "Series"])
         self.series.setRootIsDecorated(False)
@@ -152,8 +167,17 @@ class PacsDialog(QDialog):
         lower.addWidget(self.series)
         lower.addWidget(self.thumbs)
         lower.setSizes([350, 750])
+        studies_box = QWidget()
+        studies_layout = QVBoxLayout(studies_box)
+        studies_layout.setContentsMargins(0, 0, 0, 0)
+        studies_layout.addWidget(self.studies)
+        screen_row = QHBoxLayout()
+        screen_row.addWidget(self.screen_button)
+        screen_row.addWidget(self.send_results_check)
+        screen_row.addStretch(1)
+        studies_layout.addLayout(screen_row)
         split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.studies)
+        split.addWidget(studies_box)
         split.addWidget(lower)
 
         self.progress = QProgressBar()
@@ -297,6 +321,48 @@ class PacsDialog(QDialog):
                 self.signals.progress.emit(request, done, len(instances))
 
         return self._run("Retrieving films", work)
+
+    def _choose_screening_report(self) -> None:
+        from radiview.settings import load_settings
+
+        start = str(Path(load_settings().report_dir or Path.home()) / "pacs-report.csv")
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Screening report (CSV, resumed if it exists)",
+            start,
+            "CSV (*.csv)",
+            options=QFileDialog.Option.DontConfirmOverwrite,
+        )
+        if path:
+            self.screen_selected(Path(path))
+
+    def screen_selected(self, out_csv: Path) -> int:
+        """Screen the selected studies into ``out_csv`` in the background (progress, cancel)."""
+        studies = [item.data(0, Qt.ItemDataRole.UserRole) for item in self.studies.selectedItems()]
+        if not studies:
+            self.status.setText("Select one or more studies to screen.")
+            return 0
+        if self._runner is None:
+            from radiview.gui.dialogs.pacs_screen import PacsScreeningRunner
+            from radiview.settings import load_settings
+
+            self._runner = PacsScreeningRunner(device=load_settings().device, model=self._model)
+        runner, modalities = self._runner, parse_modalities(self.modalities.text() or None)
+        send = self.send_results_check.isChecked()
+
+        def work(request: int, connection: Any, cancel: threading.Event) -> None:
+            line = runner.screen(
+                connection,
+                studies,
+                modalities,
+                out_csv,
+                send,
+                cancel,
+                lambda text: self.signals.message.emit(request, text),
+            )
+            self.signals.message.emit(request, line)
+
+        return self._run(f"Screening {len(studies)} studies", work)
 
     def cancel(self) -> None:
         self._cancel.set()
