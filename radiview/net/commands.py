@@ -187,7 +187,17 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     _setup_logging(args.verbose)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    allowed = [a for a in args.allow.split(",") if a.strip()]
+    from radiview.net.nodes import validate_ae_title
+
+    # Check the AE titles before the model loads: a typo should fail in a second, not ten.
+    validate_ae_title(args.ae, "--ae")
+    allowed = [validate_ae_title(a, "--allow AE title") for a in args.allow.split(",") if a.strip()]
+    if not allowed:
+        print("radiview: error: --allow needs at least one calling AE title", file=sys.stderr)
+        return EXIT_USAGE
+    if not 0 < args.port < 65536:
+        print(f"radiview: error: --port {args.port} is not in 1-65535", file=sys.stderr)
+        return EXIT_USAGE
     classifier = _load_classifier(args.model, args.device)
     listener = FilmListener(
         ae_title=args.ae,
