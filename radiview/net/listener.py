@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,12 @@ class FilmListener:
     # ------------------------------------------------------------------ C-STORE handling
 
     def handle_store(self, event: Any) -> int:
+        # pydicom's validation warnings quote element values (names, IDs): keep them out of logs.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self._handle_store(event)
+
+    def _handle_store(self, event: Any) -> int:
         calling = str(event.assoc.requestor.ae_title).strip()
         try:
             dataset = event.dataset
