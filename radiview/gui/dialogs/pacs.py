@@ -8,9 +8,6 @@ folder for the app's lifetime (the viewer re-reads them) and are deleted at exit
 
 from __future__ import annotations
 
-import atexit
-import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -41,40 +38,10 @@ from PySide6.QtWidgets import (
 
 from radiview import RESEARCH_NOTICE
 from radiview.errors import RadiviewError
+from radiview.gui.dialogs.pacs_screen import THUMB_PX, display_name, pacs_cache_dir, thumbnail
 from radiview.gui.qimage import gray_to_qimage
 from radiview.net.nodes import SecretStore, load_nodes
 from radiview.net.query import StudyQuery, parse_date_range, parse_modalities
-
-THUMB_PX = 128
-_cache_dir: Path | None = None
-
-
-def pacs_cache_dir() -> Path:
-    """One private temporary folder per app run for retrieved films (removed at exit)."""
-    global _cache_dir
-    if _cache_dir is None:
-        _cache_dir = Path(tempfile.mkdtemp(prefix="radiview-pacs-"))
-        atexit.register(shutil.rmtree, _cache_dir, True)
-    return _cache_dir
-
-
-def thumbnail(path: Path) -> np.ndarray:
-    """A small windowed grayscale rendering of a film (uint8)."""
-    from PIL import Image
-
-    from radiview.io import apply_window, load_radiograph
-
-    radiograph = load_radiograph(path)
-    image = Image.fromarray(apply_window(radiograph.pixels, radiograph.default_window))
-    image.thumbnail((THUMB_PX, THUMB_PX))
-    return np.asarray(image)
-
-
-def display_name(person_name: str) -> str:
-    """DICOM ``FAMILY^GIVEN^MIDDLE`` as ``FAMILY, GIVEN MIDDLE``."""
-    family, _, rest = person_name.partition("^")
-    given = " ".join(part for part in rest.split("^") if part)
-    return f"{family}, {given}" if given else family
 
 
 class _Signals(QObject):

@@ -1,4 +1,4 @@
-"""Screening selected PACS studies from the "Open from PACS" dialog (no widgets here).
+"""The "Open from PACS" dialog's non-widget half: film cache, thumbnails, study screening.
 
 The dialog's background thread calls ``PacsScreeningRunner.screen``; the runner owns one
 classifier, loaded on first use and used by one run at a time (a lock: the classifier is
@@ -7,13 +7,48 @@ not reentrant), and writes the same CSV as ``radiview screen --pacs`` (resumable
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from radiview.errors import RadiviewError
+
+THUMB_PX = 128
+_cache_dir: Path | None = None
+
+
+def pacs_cache_dir() -> Path:
+    """One private temporary folder per app run for retrieved films (removed at exit)."""
+    global _cache_dir
+    if _cache_dir is None:
+        _cache_dir = Path(tempfile.mkdtemp(prefix="radiview-pacs-"))
+        atexit.register(shutil.rmtree, _cache_dir, True)
+    return _cache_dir
+
+
+def thumbnail(path: Path) -> np.ndarray:
+    """A small windowed grayscale rendering of a film (uint8)."""
+    from PIL import Image
+
+    from radiview.io import apply_window, load_radiograph
+
+    radiograph = load_radiograph(path)
+    image = Image.fromarray(apply_window(radiograph.pixels, radiograph.default_window))
+    image.thumbnail((THUMB_PX, THUMB_PX))
+    return np.asarray(image)
+
+
+def display_name(person_name: str) -> str:
+    """DICOM ``FAMILY^GIVEN^MIDDLE`` as ``FAMILY, GIVEN MIDDLE``."""
+    family, _, rest = person_name.partition("^")
+    given = " ".join(part for part in rest.split("^") if part)
+    return f"{family}, {given}" if given else family
 
 
 class PacsScreeningRunner:
