@@ -112,7 +112,11 @@ class DicomWebConnection:
             raise PacsError(f"node {node.name!r} has no DICOMweb URL")
         self.node = node
         session = _new_session()
-        session.verify = node.verify_tls
+        session.verify = (node.tls_ca_file or True) if node.verify_tls else False
+        if node.tls_cert_file:
+            session.cert = (
+                (node.tls_cert_file, node.tls_key_file) if node.tls_key_file else node.tls_cert_file
+            )
         if node.auth == "basic":
             session.auth = (node.username, secret)
         elif node.auth == "bearer":

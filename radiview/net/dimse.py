@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import ssl
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,10 +74,31 @@ def _where(node: PacsNode) -> str:
     return f"PACS {node.name!r} ({node.called_ae}@{node.host}:{node.port})"
 
 
+def tls_context(node: PacsNode) -> ssl.SSLContext:
+    """The client TLS context of a node: verified against its CA (or the system's) unless told not to."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=node.tls_ca_file or None)
+    if not node.verify_tls:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if node.tls_cert_file:
+        context.load_cert_chain(node.tls_cert_file, node.tls_key_file or None)
+    return context
+
+
 def _probe(node: PacsNode) -> None:
-    """A bare TCP connect: tells 'nothing listens' from 'listens but does not answer'."""
+    """A bare TCP connect (and TLS handshake): tells 'nothing listens' and 'TLS fails' from
+    'listens but does not answer'."""
     try:
-        with socket.create_connection((node.host, node.port), timeout=node.association_timeout_s):
+        with socket.create_connection((node.host, node.port), timeout=node.association_timeout_s) as sock:
+            if node.tls:
+                try:
+                    with tls_context(node).wrap_socket(sock, server_hostname=node.host):
+                        return
+                except ssl.SSLError as exc:
+                    raise PacsConnectionError(
+                        f"{_where(node)}: TLS handshake failed ({exc.reason or exc}); check the CA file, "
+                        "certificates and whether the archive speaks DICOM TLS on this port"
+                    ) from exc
             return
     except TimeoutError as exc:
         raise PacsTimeoutError(
@@ -126,14 +149,29 @@ def associate(
     for abstract, syntaxes in contexts:
         ae.add_requested_context(abstract, list(syntaxes))
     roles = [build_role(uid, scp_role=True) for uid in scp_roles]
+    tls_args = (tls_context(node), node.host) if node.tls else None
+    started = time.monotonic()
     assoc = ae.associate(
-        node.host, node.port, ae_title=node.called_ae, ext_neg=roles or None, evt_handlers=list(handlers)
+        node.host,
+        node.port,
+        ae_title=node.called_ae,
+        ext_neg=roles or None,
+        evt_handlers=list(handlers),
+        tls_args=tls_args,
     )
     if assoc.is_rejected:
         raise _rejection(node, assoc)
     if not assoc.is_established:
         if getattr(assoc.acceptor, "primitive", None) is not None:
             raise PacsRejectedError(f"{_where(node)}: accepted none of the proposed services")
+        if time.monotonic() - started < 0.8 * node.association_timeout_s:
+            expected = (
+                "plain DICOM (turn the node's TLS off)" if node.tls else "DICOM TLS (turn the node's TLS on)"
+            )
+            raise PacsConnectionError(
+                f"{_where(node)}: closed the connection without answering the association request; "
+                f"does it expect {expected}?"
+            )
         raise PacsTimeoutError(
             f"{_where(node)}: no answer to the association request within {node.association_timeout_s:g} s"
         )

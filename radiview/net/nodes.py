@@ -59,8 +59,11 @@ class PacsNode:
     calling_ae: str = "RADIVIEW"  # ours
     auth: Auth = "none"
     username: str = ""
-    tls: bool = False  # https for DICOMweb (DIMSE over TLS is not supported yet)
-    verify_tls: bool = True
+    tls: bool = False  # https for DICOMweb, DICOM TLS for DIMSE
+    verify_tls: bool = True  # check the server's certificate (and host name)
+    tls_ca_file: str = ""  # PEM CA bundle for a private PKI ("" = the system's)
+    tls_cert_file: str = ""  # our client certificate, for archives that require one
+    tls_key_file: str = ""
     association_timeout_s: float = 10.0  # TCP connect + A-ASSOCIATE answer
     dimse_timeout_s: float = 30.0  # one DIMSE response (C-FIND, C-GET, C-MOVE, C-STORE)
     network_timeout_s: float = 60.0  # silence on an open association before it is dropped

@@ -25,6 +25,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -185,12 +186,11 @@ class OrthancServer:
             self.process.wait(timeout=5)
 
 
-@pytest.fixture(scope="session")
-def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
-    """A running Orthanc with DICOMweb, basic auth and our AEs registered; stopped afterwards."""
+@contextmanager
+def running_orthanc(root: Path, extra_config: dict[str, Any] | None = None) -> Iterator[OrthancServer]:
+    """Start an Orthanc under ``root`` (config + storage + log there); stop it on exit."""
     binary = _require_orthanc()
     plugin = _dicomweb_plugin()
-    root = tmp_path_factory.mktemp("orthanc")
     server = OrthancServer(
         http_port=free_port(),
         dicom_port=free_port(),
@@ -198,9 +198,9 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
         storage=root / "storage",
         log_path=root / "orthanc.log",
     )
-    server.storage.mkdir()
+    server.storage.mkdir(parents=True)
     config_path = root / "orthanc.json"
-    config_path.write_text(json.dumps(server.config(plugin), indent=2))
+    config_path.write_text(json.dumps({**server.config(plugin), **(extra_config or {})}, indent=2))
     with open(server.log_path, "wb") as log:
         server.process = subprocess.Popen(
             [binary, str(config_path)],
@@ -216,6 +216,13 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
+    """A running Orthanc with DICOMweb, basic auth and our AEs registered; stopped afterwards."""
+    with running_orthanc(tmp_path_factory.mktemp("orthanc")) as server:
+        yield server
 
 
 # ------------------------------------------------------------------------------ test films
@@ -411,5 +418,9 @@ def net_helpers() -> Any:
     from types import SimpleNamespace
 
     return SimpleNamespace(
-        free_port=free_port, make_film=make_film, make_text_sr=make_text_sr, dataset_bytes=dataset_bytes
+        free_port=free_port,
+        make_film=make_film,
+        make_text_sr=make_text_sr,
+        dataset_bytes=dataset_bytes,
+        running_orthanc=running_orthanc,
     )

@@ -88,7 +88,9 @@ class PacsNodesDialog(QDialog):
         self.username, self.secret = QLineEdit(), QLineEdit()
         self.secret.setEchoMode(QLineEdit.EchoMode.Password)
         self.secret.setPlaceholderText("stored in the " + self.secrets.backend_name)
-        self.tls = QCheckBox("https (TLS)")
+        self.tls = QCheckBox("TLS (https / DICOM TLS)")
+        self.ca_file = QLineEdit()
+        self.ca_file.setPlaceholderText("CA bundle (PEM) for a private PKI; empty = system")
         self.association_timeout, self.dimse_timeout = QDoubleSpinBox(), QDoubleSpinBox()
         for spin in (self.association_timeout, self.dimse_timeout):
             spin.setRange(0.5, 600)
@@ -105,6 +107,7 @@ class PacsNodesDialog(QDialog):
             ("User", self.username),
             ("Password / token", self.secret),
             ("", self.tls),
+            ("TLS CA file", self.ca_file),
             ("Association timeout", self.association_timeout),
             ("DIMSE timeout", self.dimse_timeout),
         ):
@@ -151,6 +154,7 @@ class PacsNodesDialog(QDialog):
         self.username.setText(node.username)
         self.secret.setText(self._typed_secrets.get(node.name, ""))
         self.tls.setChecked(node.tls)
+        self.ca_file.setText(node.tls_ca_file)
         self.association_timeout.setValue(node.association_timeout_s)
         self.dimse_timeout.setValue(node.dimse_timeout_s)
 
@@ -167,6 +171,7 @@ class PacsNodesDialog(QDialog):
             auth=self.auth.currentText(),
             username=self.username.text().strip(),
             tls=self.tls.isChecked(),
+            tls_ca_file=self.ca_file.text().strip(),
             association_timeout_s=self.association_timeout.value(),
             dimse_timeout_s=self.dimse_timeout.value(),
         )
