@@ -216,8 +216,13 @@ class SecretStore:
     def get(self, node_name: str) -> str:
         if self.keyring_available():
             import keyring
+            from keyring.errors import KeyringError
 
-            value = keyring.get_password(KEYRING_SERVICE, node_name)
+            try:
+                value = keyring.get_password(KEYRING_SERVICE, node_name)
+            except KeyringError as exc:  # locked or broken keyring: say so, try the file
+                log.warning("the OS keyring could not be read (%s)", type(exc).__name__)
+                value = None
             if value is not None:
                 return value
         return self._read_file().get(node_name, "")
@@ -225,12 +230,17 @@ class SecretStore:
     def set(self, node_name: str, secret: str) -> None:
         if self.keyring_available():
             import keyring
+            from keyring.errors import KeyringError
 
-            keyring.set_password(KEYRING_SERVICE, node_name, secret)
-            self._drop_from_file(node_name)  # never keep a second copy in plain text
-            return
+            try:
+                keyring.set_password(KEYRING_SERVICE, node_name, secret)
+            except KeyringError as exc:
+                log.warning("the OS keyring refused the PACS credentials (%s)", type(exc).__name__)
+            else:
+                self._drop_from_file(node_name)  # never keep a second copy in plain text
+                return
         if not self._warned:
-            log.warning("no OS keyring available: PACS credentials are kept in %s (mode 0600)", self.file)
+            log.warning("no usable OS keyring: PACS credentials are kept in %s (mode 0600)", self.file)
             self._warned = True
         data = self._read_file()
         data[node_name] = secret

@@ -78,7 +78,7 @@ def test_secrets_without_a_keyring_go_to_an_owner_only_file(
             store.set("web", "s3cret-value")
         assert store.get("web") == "s3cret-value"
         assert stat.S_IMODE(store.file.stat().st_mode) == 0o600
-        assert "no OS keyring" in caplog.text and "s3cret-value" not in caplog.text
+        assert "no usable OS keyring" in caplog.text and "s3cret-value" not in caplog.text
         store.delete("web")
         assert store.get("web") == ""
     finally:
@@ -129,3 +129,28 @@ def test_date_ranges_and_modalities() -> None:
         parse_date_range("2026-01-01")
     assert parse_modalities("cr, dx") == ("CR", "DX")
     assert parse_modalities(None) == ("CR", "DX")
+
+
+class LockedKeyring(MemoryKeyring):
+    """A keyring that exists but refuses (e.g. a locked desktop wallet)."""
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        from keyring.errors import PasswordSetError
+
+        raise PasswordSetError("locked")
+
+
+def test_a_refusing_keyring_falls_back_to_the_owner_only_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(LockedKeyring())
+    try:
+        store = SecretStore(tmp_path)
+        with caplog.at_level(logging.WARNING):
+            store.set("web", "pw-1")
+        assert store.get("web") == "pw-1"
+        assert stat.S_IMODE(store.file.stat().st_mode) == 0o600
+        assert "refused the PACS credentials" in caplog.text and "pw-1" not in caplog.text
+    finally:
+        keyring.set_keyring(previous)
