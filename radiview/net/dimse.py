@@ -32,6 +32,7 @@ from radiview.net.query import (
     SeriesInfo,
     StudyInfo,
     StudyQuery,
+    check_uid,
     instance_from_attrs,
     series_from_attrs,
     sop_class_name,
@@ -356,7 +357,8 @@ class DimseConnection:
         paths: list[Path] = []
 
         def keep(ds: Any, meta: Any) -> None:
-            paths.append(write_received(ds, meta, folder / f"{ds.SOPInstanceUID}.dcm"))
+            name = check_uid(str(ds.get("SOPInstanceUID", "")), "SOP Instance UID")
+            paths.append(write_received(ds, meta, folder / f"{name}.dcm"))
 
         self.get({"StudyInstanceUID": study_uid, "SeriesInstanceUID": series_uid}, keep)
         return paths

@@ -24,6 +24,18 @@ IMAGE_SOP_CLASSES: dict[str, str] = {
 }
 
 _DATE = re.compile(r"^\d{8}$")
+_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+
+
+def check_uid(value: str, what: str = "UID") -> str:
+    """``value`` if it is a DICOM UID; else PacsResponseError. UIDs become file names here, so a
+    server answering ``../x`` must never reach the file system."""
+    from radiview.net.errors import PacsResponseError
+
+    text = str(value)
+    if not (0 < len(text) <= 64 and _UID.match(text)):
+        raise PacsResponseError(f"the archive sent an invalid {what}: {text[:80]!r}")
+    return text
 
 
 def sop_class_name(uid: str) -> str:

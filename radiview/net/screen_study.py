@@ -25,7 +25,7 @@ from radiview.batch.report import DEFAULT_LABELS, CsvReportWriter, _encode_row, 
 from radiview.batch.screening import ScreeningResult, iter_screening, list_screening_files
 from radiview.errors import ReportError
 from radiview.net.errors import NotAnImageError
-from radiview.net.query import StudyQuery
+from radiview.net.query import StudyQuery, check_uid
 
 log = logging.getLogger("radiview.net.screen")
 
@@ -65,7 +65,11 @@ class PacsReportWriter(CsvReportWriter):
 
 
 def film_path(films_dir: Path, study_uid: str, sop_uid: str) -> Path:
-    return films_dir / study_uid / f"{sop_uid}.dcm"
+    return (
+        films_dir
+        / check_uid(study_uid, "Study Instance UID")
+        / f"{check_uid(sop_uid, 'SOP Instance UID')}.dcm"
+    )
 
 
 def remove_partial_writes(films_dir: Path) -> int:
@@ -118,7 +122,8 @@ def _retrieve_series(
         and hasattr(connection, "retrieve_series")
     ):
         # DIMSE: one C-GET for the whole series instead of one association per film.
-        connection.retrieve_series(series.study_uid, series.series_uid, films_dir / series.study_uid)
+        folder = films_dir / check_uid(series.study_uid, "Study Instance UID")
+        connection.retrieve_series(series.study_uid, series.series_uid, folder)
         return
     for instance in todo:
         try:

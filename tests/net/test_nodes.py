@@ -154,3 +154,16 @@ def test_a_refusing_keyring_falls_back_to_the_owner_only_file(
         assert "refused the PACS credentials" in caplog.text and "pw-1" not in caplog.text
     finally:
         keyring.set_keyring(previous)
+
+
+def test_uids_from_the_archive_never_become_paths_outside_the_work_folder(tmp_path: Path) -> None:
+    from radiview.net.errors import PacsResponseError
+    from radiview.net.query import check_uid
+    from radiview.net.screen_study import film_path
+
+    assert film_path(tmp_path, "1.2.3", "1.2.3.4") == tmp_path / "1.2.3" / "1.2.3.4.dcm"
+    for bad in ("../../etc", "1.2/3", "", "1." * 40, "1.2.x"):
+        with pytest.raises(PacsResponseError, match="invalid"):
+            check_uid(bad)
+    with pytest.raises(PacsResponseError, match="invalid Study Instance UID"):
+        film_path(tmp_path, "..", "1.2")

@@ -41,7 +41,7 @@ from radiview.errors import RadiviewError
 from radiview.gui.dialogs.pacs_screen import THUMB_PX, display_name, pacs_cache_dir, thumbnail
 from radiview.gui.qimage import gray_to_qimage
 from radiview.net.nodes import SecretStore, load_nodes
-from radiview.net.query import StudyQuery, parse_date_range, parse_modalities
+from radiview.net.query import StudyQuery, check_uid, parse_date_range, parse_modalities
 
 
 class _Signals(QObject):
@@ -276,7 +276,7 @@ class PacsDialog(QDialog):
             for done, instance in enumerate(instances, start=1):
                 if cancel.is_set():
                     return
-                path = cache / series.study_uid / f"{instance.sop_uid}.dcm"
+                path = cache / check_uid(series.study_uid) / f"{check_uid(instance.sop_uid)}.dcm"
                 try:
                     if not path.exists():
                         connection.retrieve(instance, path)
