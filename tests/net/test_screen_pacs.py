@@ -124,7 +124,8 @@ def test_screen_real_films_and_send_sc_and_sr_back(
     ):
         value = float(items[f"Calibrated probability of {label}"].MeasuredValueSequence[0].NumericValue)
         assert value == pytest.approx(p, abs=1e-4)
-    assert items["Top class"].ConceptCodeSequence[0].CodeValue == row["prediction"]
+    top = items["Top class"].ConceptCodeSequence[0]
+    assert top.get("CodeValue", top.get("LongCodeValue")) == row["prediction"]
     assert items["Algorithm Name"].TextValue.startswith("radiview")
     assert items["Algorithm Version"].TextValue
     assert (
