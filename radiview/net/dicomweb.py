@@ -87,7 +87,11 @@ def _new_session() -> Any:
                 request.url = f"{base}?{query}"
             return super().send(request, **kwargs)
 
-    return RawWildcardSession()
+    session = RawWildcardSession()
+    # Films barely compress (JPEG not at all) while gzip costs the server ~100 ms per 2 MB film
+    # (measured against Orthanc: 5 films/s with gzip); ask for the bytes as they are.
+    session.headers["Accept-Encoding"] = "identity"
+    return session
 
 
 def _getter(attrs: dict[str, Any]) -> Callable[[str], Any]:
