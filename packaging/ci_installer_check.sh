@@ -4,6 +4,7 @@
 # Steps: build (packaging/build_linux.sh) -> dpkg -i -> launcher/desktop/MIME checks ->
 #   `radiview --version` -> `radiview --self-test` -> `radiview screen` over real sample films,
 #   the shared DICOM files and RLE/JPEG 2000/JPEG-LS DICOMs (CSV row count, no error rows, PDF) ->
+#   `radiview listen` receives one film by C-STORE (packaging/ci_push_film.py) and reports it ->
 #   GUI shows its main window with a DICOM film on Xvfb (needs xvfb-run, xwininfo) -> dpkg -r (and
 #   /opt/radiview is gone). Every step prints its time; any failure stops with a message.
 # Env: RADIVIEW_INSTALLER_BUDGET  seconds for the whole check (default 900 = 15 min)
@@ -149,6 +150,22 @@ sys.exit(0 if ok else 1)
 EOF
 head -c 5 "$WORK/report.pdf" | grep -q '%PDF-' || fail "no PDF report written"
 step_end "radiview screen"
+
+step_start "radiview listen (installed): push one film by C-STORE, read its report row"
+listen_film=$(ls "$WORK"/films/*.dcm | head -n 1)
+listen_port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+run_installed 600 radiview listen --ae RADIVIEW --port "$listen_port" --host 127.0.0.1 --out "$WORK/listen" \
+    --allow CI_SENDER "${MODEL_ARGS[@]}" > "$WORK/listen.log" 2>&1 &
+listen_pid=$!
+rc=0
+"$PY" packaging/ci_push_film.py "$listen_port" RADIVIEW CI_SENDER "$listen_film" "$WORK/listen/report.csv" || rc=$?
+kill -TERM "$listen_pid" 2>/dev/null || true
+listen_rc=0
+wait "$listen_pid" || listen_rc=$?
+tail -n 5 "$WORK/listen.log" | sed 's/^/   | /'
+[ "$rc" -eq 0 ] || fail "the pushed film did not reach the listener's report"
+[ "$listen_rc" -eq 0 ] || fail "radiview listen did not stop cleanly on SIGTERM (exit $listen_rc)"
+step_end "radiview listen"
 
 if command -v xvfb-run >/dev/null && command -v xwininfo >/dev/null; then
     step_start "GUI main window on Xvfb, opening a JPEG 2000 DICOM as a double-click would"

@@ -3,6 +3,8 @@
     radiview [FILE ...]                      start the viewer (GUI)
     radiview predict FILE [--json] [--heatmap OUT.png]
     radiview screen FOLDER --out REPORT.csv [--pdf REPORT.pdf] [--resume | --overwrite]
+    radiview screen --pacs NODE --study-date FROM-TO --out REPORT.csv   (radiview/net/commands.py)
+    radiview listen --ae RADIVIEW --port 11112 --out DIR --allow AE     (DICOM C-STORE listener)
     radiview --self-test                     check an installed or frozen build
     radiview --version
 
@@ -124,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         lead, rest = [*lead, rest[0]], rest[1:]
     command = rest[0] if rest else ""
     try:
+        if command == "listen" or (command == "screen" and any(a.split("=")[0] == "--pacs" for a in rest)):
+            from radiview.net.commands import run_net_command  # PACS: radiview/net/commands.py
+
+            return run_net_command(rest + lead)
         if command == "predict":
             return _cmd_predict(_predict_parser().parse_args(rest[1:] + lead))
         if command == "screen":

@@ -245,6 +245,7 @@ class MainWindow(QMainWindow):
         a = self._action
         self.open_action = a("&Open film…", self.choose_file, "Ctrl+O")
         self.open_folder_action = a("Screen a &folder…", self.choose_folder, "Ctrl+Shift+O")
+        self.open_pacs_action = a("Open from &PACS…", self.show_pacs_dialog, "Ctrl+Shift+P")
         self.export_png_action = a("Export view as &PNG…", lambda: self.choose_export("png"), "Ctrl+E")
         self.export_pdf_action = a("Export view as P&DF…", lambda: self.choose_export("pdf"), "Ctrl+Shift+E")
         self.strip_action = a(
@@ -286,6 +287,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addMenu(self.recent_menu)
         file_menu.addAction(self.open_folder_action)
+        file_menu.addAction(self.open_pacs_action)
         file_menu.addSeparator()
         file_menu.addAction(self.export_png_action)
         file_menu.addAction(self.export_pdf_action)
@@ -508,6 +510,14 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{len(files)} films to read: PageDown for the next", 5000)
         elif files:
             self.open_file(files[0])
+
+    def show_pacs_dialog(self) -> None:
+        """Open from PACS (radiview/gui/dialogs/pacs.py); a double-clicked film opens here."""
+        from radiview.gui.dialogs.pacs import PacsDialog
+
+        self._pacs_dialog = PacsDialog(self)
+        self._pacs_dialog.film_chosen.connect(self.open_file)
+        self._pacs_dialog.show()
 
     def open_file(self, path: str | os.PathLike[str]) -> int:
         """Load a film in the background; returns its request id."""

@@ -90,6 +90,9 @@ class SettingsDialog(QDialog):
         form.addRow(self.recursive_check)
         self.corner_fields_editor = CornerFieldsEditor(settings.corner_fields)
         form.addRow("Corner annotations", self.corner_fields_editor)
+        self.pacs_button = QPushButton("PACS nodes…")  # radiview/gui/dialogs/pacs_nodes.py
+        self.pacs_button.clicked.connect(self._edit_pacs_nodes)
+        form.addRow("PACS", self.pacs_button)
 
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -97,6 +100,11 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+    def _edit_pacs_nodes(self) -> None:
+        from radiview.gui.dialogs.pacs_nodes import PacsNodesDialog
+
+        PacsNodesDialog(self).exec()
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Report folder", self.report_edit.text())
