@@ -313,7 +313,9 @@ def test_killed_run_resumes_without_duplicates(tiny_bundle: Path, tmp_path: Path
         "--device",
         "cpu",
     )
-    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Worker processes even on a 2-core machine: a killed run must leave none behind.
+    env = {**_env(), "RADIVIEW_DECODE_PROCESSES": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         _wait_for_rows(proc, out, 3)
         proc.send_signal(signal.SIGKILL if how == "SIGKILL" else signal.SIGINT)

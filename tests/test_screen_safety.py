@@ -216,7 +216,8 @@ def test_a_decoder_warning_in_a_worker_process_never_reaches_stderr_raw(
     source = next((data_dir / "dicom").glob("siim-acr_1.2.276*.dcm"))
     (folder / "cut.dcm").write_bytes(source.read_bytes()[:60000])
     cmd = _cli("screen", str(folder), "--out", str(tmp_path / "r.csv"), "--model", str(tiny_bundle))
-    done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+    env = {**_env(), "RADIVIEW_DECODE_PROCESSES": "1"}  # worker processes even on a 2-core machine
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1  # the cut film is an error row
     assert "UserWarning" not in done.stderr and "warn_and_log" not in done.stderr, done.stderr
     rows = {r["file"]: r for r in read_csv_report(tmp_path / "r.csv")}

@@ -71,3 +71,15 @@ def test_without_worker_processes_decoding_falls_back_to_threads(
     pool.close()
     assert not pool.processes
     assert sum(isinstance(r, PreparedFilm) for _, r in results) == len(items) - 1  # broken.png errs
+
+
+def test_processes_by_default_only_with_cores_to_spare(monkeypatch: pytest.MonkeyPatch) -> None:
+    from radiview.batch import engine
+
+    monkeypatch.delenv("RADIVIEW_DECODE_PROCESSES", raising=False)
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
+    assert ScreeningSettings().processes is False
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 16)
+    assert ScreeningSettings().processes is True
+    monkeypatch.setenv("RADIVIEW_DECODE_PROCESSES", "0")
+    assert ScreeningSettings().processes is False
