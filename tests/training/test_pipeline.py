@@ -17,8 +17,8 @@ from radiview.inference import Classifier
 from radiview.inference.bundle import load_bundle, read_model_card
 from radiview.inference.network import build_network
 from training.__main__ import main as cli_main
+from training.args import get_args_parser
 from training.data.sources import LABELS
-from training.train import get_args_parser
 from training.train import main as train_main
 
 REPO = Path(__file__).resolve().parents[2]
