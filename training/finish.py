@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
+from radiview.inference.network import RadiviewNet
 from radiview.inference.preprocess import PreprocessConfig
 from training import plots
 from training.calibrate import SPATIAL_GRID, expected_calibration_error, fit_temperature, softmax
@@ -56,7 +56,7 @@ class _Scored:
 
 
 def finish(
-    net: nn.Module,
+    net: RadiviewNet,
     splits: dict[str, ImageCache],
     y: dict[str, np.ndarray],
     args: argparse.Namespace,
@@ -80,37 +80,13 @@ def finish(
     scored = _calibrate(net, feats, y, device)
     thresholds = youden_thresholds(scored.probs["val"][scored.single["val"]], y["val"][scored.single["val"]])
     if args.gate_layout and cells is None:
-        cells = {
-            s: extract_gate_inputs(
-                net,
-                splits[s].images,
-                config,
-                SPATIAL_GRID,
-                device=device,
-                progress=progress,
-                desc=f"{s} gate",
-            )[1]
-            for s in SPLITS
-        }
+        cells = _gate_cells(net, splits, config, device, progress)
     gate = fit_and_evaluate_gate(net, feats, cells, y, splits, args, config, device)
     report, val_report = _reports(scored, splits, args)
-    holdout = None
-    if data.holdout is not None:
-        holdout = evaluate_holdout(
-            net,
-            data.holdout,
-            scored.temperature,
-            gate.fit,
-            gate.thresholds,
-            args.gate_min_std,
-            config,
-            device,
-        )
-        logger.info("held-out %s: %s", args.holdout_source, holdout)
+    holdout = _evaluate_holdout(net, data, scored, gate, args, config, device)
     timings["evaluate_s"] = time.perf_counter() - t0
     _write_figures_and_predictions(Path(args.output_dir), history, report, scored, splits, gate)
     _log_test(report, scored, gate)
-    one = scored.single["test"]
     metrics = {
         "mode": args.mode,
         "epochs": len(history),
@@ -125,16 +101,51 @@ def finish(
         "holdout": holdout,
         "data": data.summary,
         "timings": timings,
-        "_roc": {
-            LABELS[k]: [a.tolist() for a in roc_curve(scored.probs["test"][one][:, k], y["test"][one] == k)]
-            for k in range(len(LABELS))
-        },
+        "_roc": _roc_curves(scored),
     }
     return FinishResult(metrics, gate)
 
 
+def _gate_cells(
+    net: RadiviewNet, splits: dict[str, ImageCache], config: PreprocessConfig, device: str, progress: bool
+) -> dict[str, np.ndarray]:
+    """The layout gate's pooled cells of every split (one more pass of the films)."""
+    return {
+        s: extract_gate_inputs(
+            net, splits[s].images, config, SPATIAL_GRID, device=device, progress=progress, desc=f"{s} gate"
+        )[1]
+        for s in SPLITS
+    }
+
+
+def _evaluate_holdout(
+    net: RadiviewNet,
+    data: LoadedData,
+    scored: _Scored,
+    gate: GateResult,
+    args: argparse.Namespace,
+    config: PreprocessConfig,
+    device: str,
+) -> dict[str, Any] | None:
+    """``--holdout-source`` films: calibrated metrics and gate acceptance (None without it)."""
+    if data.holdout is None:
+        return None
+    holdout = evaluate_holdout(
+        net, data.holdout, scored.temperature, gate.fit, gate.thresholds, args.gate_min_std, config, device
+    )
+    logger.info("held-out %s: %s", args.holdout_source, holdout)
+    return holdout
+
+
+def _roc_curves(scored: _Scored) -> dict[str, list[list[float]]]:
+    """Test ROC curves per label (single-label films), kept in metrics.json under ``_roc``."""
+    one = scored.single["test"]
+    probs, y = scored.probs["test"][one], scored.y["test"][one]
+    return {LABELS[k]: [a.tolist() for a in roc_curve(probs[:, k], y == k)] for k in range(len(LABELS))}
+
+
 def _final_features(
-    net: nn.Module,
+    net: RadiviewNet,
     splits: dict[str, ImageCache],
     args: argparse.Namespace,
     config: PreprocessConfig,
@@ -173,11 +184,11 @@ def _final_features(
 
 
 def _calibrate(
-    net: nn.Module, feats: dict[str, np.ndarray], y: dict[str, np.ndarray], device: str
+    net: RadiviewNet, feats: dict[str, np.ndarray], y: dict[str, np.ndarray], device: str
 ) -> _Scored:
     """Temperature on val; calibration, operating points and 4-class metrics use the single-label films
     (the set-valued ones, nih ``pneumonia``, are reported apart by ``set_valued_report``)."""
-    head: Any = net.head  # type: ignore[union-attr]
+    head = net.head
     with torch.no_grad():
         logits = {s: head(torch.from_numpy(feats[s]).to(device)).float().cpu().numpy() for s in SPLITS}
     one = {s: is_single(y[s]) for s in SPLITS}

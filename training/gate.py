@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from torch import nn
 
+from radiview.inference.network import RadiviewNet
 from radiview.inference.preprocess import PreprocessConfig
 from training.calibrate import SPATIAL_GRID, GateFit, fit_gate_features, gate_threshold, gate_thresholds
 from training.card_text import CARD_TEXT
@@ -64,7 +64,7 @@ def _by(values: Sequence[str], mask: np.ndarray) -> dict[str, float | None]:
 
 
 def fit_and_evaluate_gate(
-    net: nn.Module,
+    net: RadiviewNet,
     feats: dict[str, np.ndarray],
     cells: dict[str, np.ndarray] | None,
     y: dict[str, np.ndarray],
@@ -138,7 +138,7 @@ def _gate_metrics(
 
 
 def evaluate_gate_ood(
-    net: nn.Module,
+    net: RadiviewNet,
     gate: GateFit,
     thresholds: np.ndarray,
     args: argparse.Namespace,

@@ -138,7 +138,7 @@ def finetune_setup(
     freeze_backbone(net, trainable_from=0)
     net.to(device)
     if amp:
-        net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        net.to(memory_format=torch.channels_last)
     model: nn.Module = net
     if ddp.enabled:
         model = nn.parallel.DistributedDataParallel(
