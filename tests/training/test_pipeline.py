@@ -176,7 +176,7 @@ def test_refit_gate_keeps_the_network_and_adds_the_layout_check(
     from radiview.io import load_radiograph
 
     film = load_radiograph(str(synthetic_manifest.parent / "alpha" / "normal" / "normal-000.png"))
-    assert clf._spatial_gate is not None and clf.predict(film).model == f"{card.name}@9.9.9"
+    assert clf.spatial_gate is not None and clf.predict(film).model == f"{card.name}@9.9.9"
 
     # Other films than the bundle was trained on: refused, nothing written.
     with pytest.raises(SystemExit, match="differ from the bundle's training data"):
