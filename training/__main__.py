@@ -1,4 +1,8 @@
-"""``python -m training`` / ``radiview-train``: train, evaluate, calibrate and export RadiView's model."""
+"""``python -m training`` / ``radiview-train``: train, evaluate, calibrate and export RadiView's model.
+
+Sub-commands: ``train`` (the default), ``refit BUNDLE`` (= ``--refit-gate-from BUNDLE``) and
+``expand N`` (= ``--expand N``); see ``training.args``.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,13 @@ import shlex
 import sys
 from collections.abc import Sequence
 
-from training.train import get_args_parser
+from training.args import parse_cli
 from training.train import main as train_main
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = get_args_parser().parse_args(argv)
+    args = parse_cli(argv)
     args.command = "python -m training " + shlex.join(argv)
     try:
         train_main(args)

@@ -98,7 +98,7 @@ def _draw_text(draw: ImageDraw.ImageDraw, rng: np.random.Generator, h: int, w: i
     size = int(rng.integers(max(6, h // 28), max(8, h // 7)))
     font = _font(size)
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    bw, bh = right - left + 4, bottom - top + 4
+    bw, bh = int(right - left) + 4, int(bottom - top) + 4
     x, y = _anchor(rng, h, w, bw, bh)
     if rng.random() < 0.25:  # a marker in a box (lead markers often are)
         draw.rectangle((x - 2, y - 2, x + bw, y + bh), outline=255, width=max(1, size // 10))

@@ -119,6 +119,8 @@ class GateFit:
         """Bundle tensor names (without the ``gate.`` prefix) → arrays."""
         out = {"class_means": self.class_means, "precision": self.precision}
         if self.has_spatial:
+            assert self.spatial_class_means is not None and self.spatial_precision is not None
+            assert self.spatial_projection is not None
             out.update(spatial_projection=self.spatial_projection,
                        spatial_class_means=self.spatial_class_means, spatial_precision=self.spatial_precision)
         return out

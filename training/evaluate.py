@@ -211,7 +211,7 @@ def kermany_3class_accuracy(probs: np.ndarray, y_true: np.ndarray, records: Sequ
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, loader, device: str = "cpu") -> tuple[np.ndarray, np.ndarray, float]:  # type: ignore[no-untyped-def]
+def evaluate(model: torch.nn.Module, loader, device: str = "cpu") -> tuple[np.ndarray, np.ndarray, float]:
     """Logits, labels and mean cross-entropy of ``model`` over ``loader`` (eval mode)."""
     model.eval()
     logits, labels = [], []

@@ -13,82 +13,29 @@ import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from radiview import RESEARCH_NOTICE
 from radiview.inference.bundle import GATE_PREFIX, ModelCard, write_bundle
 from radiview.inference.flags import DEFAULT_POLICY
 from radiview.inference.gate import spatial_cells
 from radiview.inference.network import RadiviewNet
 from radiview.inference.preprocess import PreprocessConfig, to_input_tensor
 from training.calibrate import GateFit
+from training.card_text import CARD_TEXT, INTENDED_USE, LIMITATIONS
 from training.data.dataset import ImageCache
 from training.data.sources import LABELS
+from training.gate import gate_card_entry, gate_limitation
+from training.run import git_commit
+
+if TYPE_CHECKING:
+    from training.finish import FinishResult
 
 logger = logging.getLogger("radiview.training")
 
 MODEL_NAME = "radiview-mobilenetv3-small"
-
-#: The card's prose lives in a data file beside this module, not in code.
-CARD_TEXT: dict[str, Any] = json.loads(Path(__file__).with_name("card_text.json").read_text(encoding="utf-8"))
-INTENDED_USE: str = CARD_TEXT["intended_use"].format(research_notice=RESEARCH_NOTICE)
-LIMITATIONS: tuple[str, ...] = tuple(CARD_TEXT["limitations"])
-
-
-def gate_limitation(gate_entry: dict[str, Any]) -> str:
-    """The card's limitation line about the input gate, with the measured OOD refusal per kind."""
-    by_kind = gate_entry.get("ood_refusal_by_kind") or {}
-    measured = ", ".join(f"{k} {v:.0%}" for k, v in sorted(by_kind.items()) if v is not None)
-    what = CARD_TEXT["gate_what"]["with_layout" if gate_entry.get("spatial") else "features_only"]
-    return str(CARD_TEXT["gate_limitation"]).format(what=what, measured=measured or "n/a")
-
-
-def gate_card_entry(
-    gate_params: dict[str, Any], gate_metrics: dict[str, Any], args: argparse.Namespace
-) -> dict[str, Any]:
-    """card["gate"]: the app's thresholds and checks (radiview.inference.gate) plus their measured figures."""
-    fit = gate_params["gate"]
-    thresholds = gate_params["thresholds"]
-    ood = gate_metrics.get("ood", {})
-    entry: dict[str, Any] = {
-        "method": "mahalanobis",
-        "threshold": float(thresholds[0]),
-        "min_std": args.gate_min_std,
-        "max_colorfulness": args.gate_max_colorfulness,
-        "acceptance_rate": args.gate_acceptance,
-        "features": "pooled features.12 output (576-d), min over classes, shared Ledoit-Wolf covariance",
-        "fitted_on": "train split (clean pass); threshold from val",
-    }
-    if fit.has_spatial:
-        rows, cols = fit.spatial_grid
-        channels = int(fit.spatial_projection.shape[1])
-        entry["per_check_acceptance"] = round(float(gate_params["per_check_acceptance"][0]), 4)
-        entry["fitted_on"] = (
-            "train split (clean pass); thresholds from val: each check accepts the same "
-            "share of val films, chosen so that acceptance_rate of val films pass both"
-        )
-        entry["spatial"] = {
-            "method": "mahalanobis",
-            "grid": [rows, cols],
-            "channels": channels,
-            "threshold": float(thresholds[1]),
-            "features": f"features.12 map average-pooled to {rows}×{cols} cells; each cell's 576 channels "
-            f"projected on the top {channels} principal axes of the train cells "
-            "(gate.spatial_projection); cells concatenated row-major "
-            f"({rows * cols * channels}-d); min over classes, shared Ledoit-Wolf covariance",
-        }
-    entry.update(
-        {
-            "ood_refusal_rate": ood.get("refusal_rate"),
-            "ood_refusal_by_kind": {k: v["refusal_rate"] for k, v in ood.get("by_kind", {}).items()},
-            "test_acceptance": gate_metrics["test_acceptance"],
-            "test_acceptance_by_source": gate_metrics["test_acceptance_by_source"],
-        }
-    )
-    return entry
 
 
 def card_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -116,8 +63,20 @@ def card_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
 
 def _recipe_of(run_dir: Path, metrics: dict[str, Any]) -> dict[str, Any]:
     """The training options of a run (its args.json) that decide what network it trained."""
-    keys = ("mode", "epochs", "batch_size", "lr", "backbone_lr_factor", "lr_schedule", "weight_decay",
-            "bn_train", "augment", "burned_text", "select_metric", "seed")
+    keys = (
+        "mode",
+        "epochs",
+        "batch_size",
+        "lr",
+        "backbone_lr_factor",
+        "lr_schedule",
+        "weight_decay",
+        "bn_train",
+        "augment",
+        "burned_text",
+        "select_metric",
+        "seed",
+    )
     args_file = run_dir / "args.json"
     args = json.loads(args_file.read_text(encoding="utf-8")) if args_file.is_file() else {}
     return {**{k: args.get(k) for k in keys}, "best_epoch": metrics.get("best_epoch")}
@@ -170,7 +129,7 @@ def bundle_state(
 def export_bundle(
     out_dir: str | Path,
     net: RadiviewNet,
-    metrics: dict[str, Any],
+    result: FinishResult,
     data_summary: dict[str, Any],
     config: PreprocessConfig,
     architecture: dict[str, Any],
@@ -180,10 +139,8 @@ def export_bundle(
     half: bool = True,
 ) -> ModelCard:
     """Write ``model.pt`` + ``model_card.json`` into ``out_dir`` (replacing what is there), then verify."""
-    from training.train import git_commit
-
-    gate = metrics["_gate_params"]
-    gate_entry = gate_card_entry(gate, metrics["gate"], args)
+    metrics, gate = result.metrics, result.gate
+    gate_entry = gate_card_entry(gate, args)
     fields = {
         "name": MODEL_NAME,
         "version": args.model_version,
@@ -196,25 +153,7 @@ def export_bundle(
         "gradcam_target_layer": "features.12",
         "metrics": card_metrics(metrics),
         "training_data": data_summary,
-        "recipe": {
-            "command": command,
-            "commit": git_commit(),
-            "seed": args.seed,
-            "mode": args.mode,
-            "epochs": metrics["epochs"],
-            "best_epoch": metrics["best_epoch"],
-            "select_metric": args.select_metric,
-            "augment": args.augment,
-            "feature_passes": args.feature_passes if args.mode == "frozen" else None,
-            "optimizer": f"Adam lr {args.lr} batch {args.batch_size} weight_decay {args.weight_decay}",
-            "label_smoothing": args.label_smoothing,
-            "oversample": args.oversample,
-            "backbone_weights": Path(args.backbone_weights).name if args.backbone_weights else "none",
-            "backbone_weights_attribution": "MobileNetV3 ImageNet checkpoint © Google, Apache-2.0",
-            "storage": "float16" if half else "float32",
-            "init_from": Path(args.init_from).name if getattr(args, "init_from", "") else None,
-            "trained_by": getattr(args, "trained_by", "") or None,
-        },
+        "recipe": _recipe(args, metrics, command, half),
         "intended_use": INTENDED_USE,
         "limitations": [*LIMITATIONS, gate_limitation(gate_entry)],
         "changelog": CARD_TEXT.get("changelog", []),
@@ -223,14 +162,35 @@ def export_bundle(
         # this run's own validation answers it.
         "reading_flags": {k: list(v) if isinstance(v, tuple) else v for k, v in DEFAULT_POLICY.items()},
     }
-    state = bundle_state(net, gate["gate"].tensors(), half=half)
+    state = bundle_state(net, gate.fit.tensors(), half=half)
     card = write_bundle(out_dir, fields, state, half=False)  # halving done above, gate excepted
     if splits is not None and len(splits["test"].images):
-        check = verify_bundle(
-            out_dir, net, gate["gate"], card.temperature, splits["test"].images[:16], config
-        )
+        check = verify_bundle(out_dir, net, gate.fit, card.temperature, splits["test"].images[:16], config)
         logger.info("bundle reload check: %s", check)
     return card
+
+
+def _recipe(args: argparse.Namespace, metrics: dict[str, Any], command: str, half: bool) -> dict[str, Any]:
+    """card["recipe"]: how the network was made (command, commit, seed and the training options)."""
+    return {
+        "command": command,
+        "commit": git_commit(),
+        "seed": args.seed,
+        "mode": args.mode,
+        "epochs": metrics["epochs"],
+        "best_epoch": metrics["best_epoch"],
+        "select_metric": args.select_metric,
+        "augment": args.augment,
+        "feature_passes": args.feature_passes if args.mode == "frozen" else None,
+        "optimizer": f"Adam lr {args.lr} batch {args.batch_size} weight_decay {args.weight_decay}",
+        "label_smoothing": args.label_smoothing,
+        "oversample": args.oversample,
+        "backbone_weights": Path(args.backbone_weights).name if args.backbone_weights else "none",
+        "backbone_weights_attribution": "MobileNetV3 ImageNet checkpoint © Google, Apache-2.0",
+        "storage": "float16" if half else "float32",
+        "init_from": Path(args.init_from).name if getattr(args, "init_from", "") else None,
+        "trained_by": getattr(args, "trained_by", "") or None,
+    }
 
 
 def verify_bundle(
@@ -267,10 +227,11 @@ def verify_bundle(
     ref_scores = gate.score(feats.numpy())
     new_scores = np.asarray([p.gate.score for p in preds])
     if gate.has_spatial:
-        assert gate.spatial_grid is not None and clf._spatial_gate is not None
+        layout = clf.spatial_gate
+        assert gate.spatial_grid is not None and layout is not None
         ref_cells = spatial_cells(fmap, gate.spatial_grid).numpy()
         ref_scores = np.concatenate([ref_scores, gate.spatial_score(ref_cells)])
-        new_scores = np.concatenate([new_scores, clf._spatial_gate.scores(clf._spatial_gate.cells(new_fmap))])
+        new_scores = np.concatenate([new_scores, layout.scores(layout.cells(new_fmap))])
     out = {
         "max_logit_diff": float((ref_logits - new_logits).abs().max()),
         "max_prob_diff": float(np.abs(ref_probs - new_probs).max()),

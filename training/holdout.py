@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
+from radiview.inference.network import RadiviewNet
 from radiview.inference.preprocess import PreprocessConfig
 from training.calibrate import GateFit, softmax
 from training.data.dataset import ImageCache
@@ -44,7 +44,7 @@ def split_off_holdout(cache: ImageCache, spec: str) -> tuple[ImageCache, ImageCa
 
 
 def evaluate_holdout(
-    net: nn.Module,
+    net: RadiviewNet,
     held: ImageCache,
     temperature: float,
     gate: GateFit,

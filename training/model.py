@@ -98,7 +98,7 @@ def extract_features(
             out = np.zeros((len(images_u8), *y.shape[1:]), dtype=np.float32 if upto is None else np.float16)
         out[start : start + len(batch)] = y.cpu().numpy()
     if out is None:
-        out = np.zeros((0, net.head[0].in_features), dtype=np.float32)
+        out = np.zeros((0, _feature_width(net)), dtype=np.float32)
     return out
 
 
@@ -128,7 +128,7 @@ def extract_gate_inputs(
         fmap = net.features(torch.stack(batch).to(device))
         pooled.append(torch.flatten(net.pool(fmap), 1).cpu().numpy())
         cells.append(spatial_cells(fmap, grid).cpu().numpy())
-    channels = net.head[0].in_features
+    channels = _feature_width(net)
     if not pooled:
         return np.zeros((0, channels), np.float32), np.zeros((0, channels, *grid), np.float32)
     return np.concatenate(pooled), np.concatenate(cells)
@@ -156,3 +156,10 @@ def pick_device(name: str = "auto") -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return name
+
+
+def _feature_width(net: RadiviewNet) -> int:
+    """Channels of the pooled features (the head's first Linear layer's input)."""
+    first = net.head[0]
+    assert isinstance(first, nn.Linear)
+    return first.in_features

@@ -10,7 +10,7 @@ import numpy as np
 from training.evaluate import roc_auc, roc_curve
 
 
-def _figure():  # type: ignore[no-untyped-def]
+def _figure():
     import matplotlib
 
     matplotlib.use("Agg", force=False)

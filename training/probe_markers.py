@@ -30,7 +30,8 @@ def marked_copies(images_u8: np.ndarray, seed: int) -> np.ndarray:
     rng = np.random.default_rng((seed, 0x7E57))
     out = images_u8.astype(np.float32) / 255.0
     for i in range(len(out)):
-        out[i] = paste(out[i], draw_markers(rng, *out[i].shape, max_items=3), rng.uniform(0.85, 1.0))
+        h, w = out[i].shape
+        out[i] = paste(out[i], draw_markers(rng, h, w, max_items=3), rng.uniform(0.85, 1.0))
     return np.clip(out, 0.0, 1.0)
 
 

@@ -51,6 +51,8 @@ class SetValuedCrossEntropy(torch.nn.Module):
     """−log Σ_{k ∈ set(target)} softmax(logits)_k; plain cross-entropy (with optional label smoothing)
     for single-label rows, so a run without set-valued films trains exactly as before."""
 
+    mask: torch.Tensor  # (targets, labels) bool buffer: which labels each target allows
+
     def __init__(self, label_smoothing: float = 0.0) -> None:
         super().__init__()
         self.label_smoothing = label_smoothing

@@ -165,6 +165,11 @@ class Classifier:
         self.reduced_precision: torch.dtype | None = None  # autocast dtype once parity is shown
         self._move_to(torch.device(device))
 
+    @property
+    def spatial_gate(self) -> SpatialGate | None:
+        """The gate's layout check (None when the card has none); read-only use, e.g. export checks."""
+        return self._spatial_gate
+
     @classmethod
     def from_bundle(
         cls, path: str | os.PathLike[str] | None = None, device: str | torch.device = "auto"

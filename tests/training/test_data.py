@@ -25,7 +25,7 @@ from training.data.splits import (
     assert_patient_disjoint,
     split_by_patient,
 )
-from training.train import balanced_indices
+from training.sampler import balanced_indices
 
 from .conftest import make_film
 

@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from radiview.inference.preprocess import PreprocessConfig, to_input_tensor
+from training.args import get_args_parser
 from training.batch_augment import BatchAugment
 from training.burned_text import RandBurnedText, draw_markers, marker_bank
 from training.data.dataset import ImageCache, prepare_films, read_prepared
@@ -22,8 +23,8 @@ from training.data.sources import Record, read_manifest
 from training.device_batches import DeviceFilmBatches, normalise
 from training.holdout import split_off_holdout
 from training.pack import pack_manifest
+from training.sampler import balanced_indices
 from training.targets import PNEUMONIA, TARGETS, SetValuedCrossEntropy, hits, set_valued_report
-from training.train import balanced_indices, get_args_parser
 from training.train import main as train_main
 
 from .conftest import make_film

@@ -17,8 +17,8 @@ from radiview.inference import Classifier
 from radiview.inference.bundle import load_bundle, read_model_card
 from radiview.inference.network import build_network
 from training.__main__ import main as cli_main
+from training.args import get_args_parser
 from training.data.sources import LABELS
-from training.train import get_args_parser
 from training.train import main as train_main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -176,7 +176,7 @@ def test_refit_gate_keeps_the_network_and_adds_the_layout_check(
     from radiview.io import load_radiograph
 
     film = load_radiograph(str(synthetic_manifest.parent / "alpha" / "normal" / "normal-000.png"))
-    assert clf._spatial_gate is not None and clf.predict(film).model == f"{card.name}@9.9.9"
+    assert clf.spatial_gate is not None and clf.predict(film).model == f"{card.name}@9.9.9"
 
     # Other films than the bundle was trained on: refused, nothing written.
     with pytest.raises(SystemExit, match="differ from the bundle's training data"):

@@ -142,7 +142,7 @@ def prepare_films(
     return out, ok, failures
 
 
-def _fill(results, out, ok, failures, paths, progress) -> None:  # type: ignore[no-untyped-def]
+def _fill(results, out, ok, failures, paths, progress) -> None:
     from tqdm import tqdm
 
     for i, (img, why) in enumerate(tqdm(results, total=len(paths), desc="load", disable=not progress,

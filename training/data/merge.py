@@ -78,7 +78,7 @@ def find_near_duplicates(
 
 def remove_near_duplicates(
     records: Sequence[Record],
-    images: Sequence[np.ndarray],
+    images: Sequence[np.ndarray] | np.ndarray,
     max_distance: int = 4,
     min_correlation: float = 0.97,
 ) -> tuple[list[int], list[tuple[int, int]]]:
