@@ -118,15 +118,16 @@ def iter_screening(
 ) -> Generator[ScreeningRecord, None, None]:
     """Screen ``items`` in their order; yields one record per item.
 
-    Items whose key the journal already holds are skipped (their earlier records come first),
-    and so is a repeated key.
+    Items whose key the journal already holds are skipped (the records of earlier runs come
+    first; keys this journal wrote in an earlier call are skipped silently), and so is a
+    repeated key.
     A film that cannot be read, or whose prediction fails, gives an ``error`` record with the
     reason; a film the input gate refuses gives a ``refused`` record with the gate's reason.
     Setting ``cancel`` stops the run between batches: every record already yielded stands.
     """
     settings = settings or ScreeningSettings()
     previous = journal.previous if journal is not None else ()
-    done = {record.key for record in previous}
+    done = set(journal.done) if journal is not None else set()  # earlier runs' and this writer's
     todo = []
     for item in items:  # a key is screened once (a report's keys are unique)
         if item.key not in done:
