@@ -234,6 +234,7 @@ def _read_batch(
     """Records for one batch in its order: decode errors keep their place."""
     from radiview.inference.preprocess import to_input_tensor
 
+    card = classifier.card
     films = [(i, film) for i, (_, film) in enumerate(batch) if isinstance(film, PreparedFilm)]
     tensors = [to_input_tensor(film.image, config) for _, film in films]
     outcomes = _predict(classifier, tensors, [film for _, film in films], [batch[i][0].key for i, _ in films])
@@ -253,7 +254,7 @@ def _read_batch(
                 prediction=outcome,
                 message="" if ok else outcome.gate.reason or "refused by the input gate",
                 identifiers=film.identifiers,
-                flags=(),  # issue 14: radiview.inference.flags.reading_flags(...) fills this
+                flags=_flag_codes(outcome, film, card) if ok else (),
                 model=stamp,
                 extra=item.extra,
             )
@@ -261,6 +262,18 @@ def _read_batch(
     if thumbs_left > 0:
         records = _add_thumbnails(classifier, records, films, tensors, by_index, thumbs_left)
     return records
+
+
+def _flag_codes(prediction: Prediction, film: PreparedFilm, card: Any) -> tuple[str, ...]:
+    """Issue 14's context warnings (adult film, unvalidated source, AP/portable, low confidence)
+    as their stable codes: the CSV ``flags`` cell, the GUI table and the PDF show them."""
+    from radiview.inference.flags import reading_flags
+
+    try:
+        return tuple(f.code for f in reading_flags(prediction, film.metadata, card, film.view_position))
+    except Exception as exc:  # a warning is never worth a film's reading
+        log.warning("reading flags failed: %s", _error_message(exc))
+        return ()
 
 
 def _predict(
