@@ -169,9 +169,14 @@ class CsvReportWriter:
 
     @property
     def done(self) -> frozenset[str]:
-        """Every key the report holds: earlier runs' and this writer's (a long-lived journal,
-        like the listener's, is screened into many times)."""
-        return frozenset(record.key for record in self.previous) | self._written
+        """The keys earlier runs left in the report (what ``previous`` holds)."""
+        return frozenset(record.key for record in self.previous)
+
+    @property
+    def reported(self) -> frozenset[str]:
+        """Every key the report holds now: earlier runs' and this writer's (a long-lived
+        journal, like the listener's, is screened into many times)."""
+        return self.done | self._written
 
     def open(self) -> CsvReportWriter:
         if self._fd is not None:

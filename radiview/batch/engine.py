@@ -127,7 +127,7 @@ def iter_screening(
     """
     settings = settings or ScreeningSettings()
     previous = journal.previous if journal is not None else ()
-    done = set(journal.done) if journal is not None else set()  # earlier runs' and this writer's
+    done = set(journal.reported) if journal is not None else set()  # earlier runs' and this writer's
     todo = []
     for item in items:  # a key is screened once (a report's keys are unique)
         if item.key not in done:

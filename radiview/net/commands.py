@@ -107,10 +107,10 @@ def run_net_command(argv: list[str]) -> int:
 
 
 def _cmd_screen(args: argparse.Namespace) -> int:
+    from radiview.batch.csv_report import Mode
     from radiview.net.connection import open_connection
     from radiview.net.nodes import get_node
     from radiview.net.query import StudyQuery, parse_date_range, parse_modalities
-    from radiview.batch.csv_report import Mode
     from radiview.net.screen_study import pacs_report, screen_pacs
 
     _setup_logging(args.verbose)

@@ -79,7 +79,7 @@ def iter_screen_films(
 ) -> Iterator[ScreeningRecord]:
     """Screen the films under ``films_dir`` not yet in ``report``; each record is in the
     report (fsynced) before it is yielded. Only films screened now are yielded."""
-    items = film_items(Path(films_dir), report.done)
+    items = film_items(Path(films_dir), report.reported)
     if not items:
         return
     settings = settings or ScreeningSettings(processes=len(items) >= PROCESS_POOL_MIN_FILMS)
@@ -93,7 +93,7 @@ def _retrieve_series(
 ) -> None:
     """The series' films not yet reported, onto disk; a non-image instance gets its error row."""
     instances = connection.find_instances(series.study_uid, series.series_uid)
-    done = report.done
+    done = report.reported
     todo = [i for i in instances if i.sop_uid not in done]
     summary.films_found += len(instances)
     summary.already_reported += len(instances) - len(todo)

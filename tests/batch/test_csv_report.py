@@ -266,7 +266,7 @@ def test_extra_columns_come_last_and_resume_reads_them_back(tmp_path: Path) -> N
         writer.write(ok("1.2.3.4", extra=study))
         formula = {"study_uid": "=9.9"}  # escaped on the way out, unescaped on the way back
         writer.write(ScreeningRecord("1.2.3.5", "error", None, "=bad", model=MODEL, extra=formula))
-        assert writer.done == {"1.2.3.4", "1.2.3.5"}  # this writer's own keys count as done
+        assert writer.reported == {"1.2.3.4", "1.2.3.5"} and not writer.done  # its own rows count
     assert path.read_text().splitlines()[0] == HEADER + ",study_uid"
     rows = read_csv_report(path)  # the folder reader still reads it, escaping undone
     assert [(r["file"], r["study_uid"]) for r in rows] == [("1.2.3.4", "1.2.3"), ("1.2.3.5", "=9.9")]
@@ -279,7 +279,7 @@ def test_extra_columns_come_last_and_resume_reads_them_back(tmp_path: Path) -> N
             ("1.2.3.4", study),
             ("1.2.3.5", {"study_uid": "=9.9"}),
         ]
-        assert resumed.done == {"1.2.3.4", "1.2.3.5"}
+        assert resumed.done == resumed.reported == {"1.2.3.4", "1.2.3.5"}
     assert path.read_text().endswith("'=9.9\n")
 
     # A resume without the extra column (a folder writer) is refused before anything changes.
