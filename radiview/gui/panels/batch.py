@@ -185,7 +185,7 @@ class ScreeningTableModel(QAbstractTableModel):
 
 
 class ScreeningFilterProxy(QSortFilterProxyModel):
-    """Filters by free text (file, prediction, message) and by status; sorts numerically."""
+    """Filters by free text (file, prediction, flags, message) and by status; sorts numerically."""
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -275,7 +275,7 @@ class BatchPanel(QWidget):
 
         filters = QHBoxLayout()
         self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter by file, prediction or message…")
+        self.filter_edit.setPlaceholderText("Filter by file, prediction, flag or message…")
         self.filter_edit.setClearButtonEnabled(True)
         filters.addWidget(self.filter_edit, 1)
         self.status_combo = QComboBox()
