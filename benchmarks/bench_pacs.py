@@ -76,7 +76,7 @@ def main() -> int:
     from radiview.net.dimse import DimseConnection
     from radiview.net.nodes import PacsNode
     from radiview.net.query import StudyQuery
-    from radiview.net.screen_study import PacsReportWriter, screen_pacs
+    from radiview.net.screen_study import pacs_report, screen_pacs
 
     with tempfile.TemporaryDirectory(prefix="bench-pacs-") as tmp:
         root = Path(tmp)
@@ -139,7 +139,7 @@ def main() -> int:
 
             classifier = Classifier.from_bundle(args.model, device="cpu")
             for name, connection in (("DICOMweb", web), ("DIMSE", dimse)):
-                with PacsReportWriter(root / f"{name}.csv", classifier.card.labels, resume=False) as report:
+                with pacs_report(root / f"{name}.csv", classifier, mode="create") as report:
                     start = time.perf_counter()
                     summary = screen_pacs(
                         connection,

@@ -134,9 +134,9 @@ def _imports_rightward(module: str, imported: str) -> bool:
 
 
 def test_the_layer_rule_sees_a_violation() -> None:
-    assert _imports_rightward("radiview.inference.classifier", "radiview.batch.screening")
-    assert _imports_rightward("radiview.batch.report", "radiview.gui.workers")
-    assert not _imports_rightward("radiview.batch.report", "radiview.inference.card")
+    assert _imports_rightward("radiview.inference.classifier", "radiview.batch.engine")
+    assert _imports_rightward("radiview.batch.csv_report", "radiview.gui.workers")
+    assert not _imports_rightward("radiview.batch.csv_report", "radiview.inference.card")
     assert not _imports_rightward("radiview.gui.app", "radiview.cli")  # same rank
     assert _violations(lambda mod, imp: mod.startswith("radiview.batch") and _layer(imp) == "inference")
 

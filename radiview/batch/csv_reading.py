@@ -133,8 +133,11 @@ def validate_rows(
         )
 
 
-def records_from_rows(rows: Iterable[dict[str, str]], labels: Sequence[str]) -> list[ScreeningRecord]:
-    """Records for validated report rows (probabilities as rounded in the CSV)."""
+def records_from_rows(
+    rows: Iterable[dict[str, str]], labels: Sequence[str], extra_columns: Sequence[str] = ()
+) -> list[ScreeningRecord]:
+    """Records for validated report rows (probabilities as rounded in the CSV); the
+    ``extra_columns`` a caller appended (PACS: ``study_uid``) come back in ``record.extra``."""
     from radiview.inference.prediction import GateVerdict, Prediction
 
     labels = tuple(labels)
@@ -154,6 +157,7 @@ def records_from_rows(rows: Iterable[dict[str, str]], labels: Sequence[str]) -> 
                 identifiers=Identifiers(row["patient_id"], row["accession"], row["study_date"]),
                 flags=tuple(f for f in row["flags"].split(";") if f),
                 model=row["model"],
+                extra={name: row[name] for name in extra_columns},
                 resumed=True,
             )
         )

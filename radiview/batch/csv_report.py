@@ -11,8 +11,10 @@ refused or error; ``prediction`` and the ``p_*`` columns (4 decimals, one per mo
 are filled only for ok rows; ``message`` is the gate's reason or the error, on one line;
 ``model`` is ``name@version sha256-prefix`` of the model that made the row; the identifiers
 are the film's own (DICOM) and empty when it has none or they are stripped; ``flags`` holds
-context warnings joined by ``;``. Text cells that a spreadsheet would run as a formula are
-prefixed with ``'`` (OWASP CSV injection); reading a report undoes that.
+context warnings joined by ``;``. A caller may append its own ``extra_columns`` after these
+(the PACS path appends ``study_uid``), filled from ``ScreeningRecord.extra``. Text cells
+that a spreadsheet would run as a formula are prefixed with ``'`` (OWASP CSV injection);
+reading a report undoes that.
 """
 
 from __future__ import annotations
@@ -82,9 +84,12 @@ def _one_line(text: str) -> str:
 
 
 def format_csv_row(
-    record: ScreeningRecord, labels: Sequence[str] = DEFAULT_LABELS, strip_identifiers: bool = False
+    record: ScreeningRecord,
+    labels: Sequence[str] = DEFAULT_LABELS,
+    strip_identifiers: bool = False,
+    extra_columns: Sequence[str] = (),
 ) -> list[str]:
-    """The CSV fields of one record, in ``csv_columns(labels)`` order."""
+    """The CSV fields of one record, in ``csv_columns(labels)`` order, then ``extra_columns``."""
     pred = record.prediction
     if record.status == "ok" and pred is not None:
         probs = [f"{pred.probability(label):.4f}" for label in labels]
@@ -100,6 +105,7 @@ def format_csv_row(
         *probs,
         *(escape_cell(_one_line(cell)) for cell in text),
         escape_cell(";".join(_one_line(flag) for flag in record.flags)),
+        *(escape_cell(_one_line(record.extra.get(name, ""))) for name in extra_columns),
     ]
 
 
@@ -142,16 +148,20 @@ class CsvReportWriter:
         allow_model_change: bool = False,
         strip_identifiers: bool = False,
         lock: ReportLock | None = None,
+        extra_columns: Sequence[str] = (),
     ) -> None:
         self.path = Path(path)
         self.labels = tuple(labels)
-        self.columns = csv_columns(self.labels)
+        # Caller-owned columns after the contract's (PACS: study_uid), from each record's extra.
+        self.extra_columns = tuple(extra_columns)
+        self.columns = [*csv_columns(self.labels), *self.extra_columns]
         self.model = model
         self.mode = mode
         self.allow_model_change = allow_model_change
         self.strip_identifiers = strip_identifiers
         self.previous: tuple[ScreeningRecord, ...] = ()
         self.rows_written = 0
+        self._written: set[str] = set()  # keys appended by this writer
         # A caller may take the lock first (the CLI does, before loading the model) and pass it.
         self._lock = lock or ReportLock(self.path)
         self._owns_lock = lock is None
@@ -159,7 +169,14 @@ class CsvReportWriter:
 
     @property
     def done(self) -> frozenset[str]:
+        """The keys earlier runs left in the report (what ``previous`` holds)."""
         return frozenset(record.key for record in self.previous)
+
+    @property
+    def reported(self) -> frozenset[str]:
+        """Every key the report holds now: earlier runs' and this writer's (a long-lived
+        journal, like the listener's, is screened into many times)."""
+        return self.done | self._written
 
     def open(self) -> CsvReportWriter:
         if self._fd is not None:
@@ -210,10 +227,10 @@ class CsvReportWriter:
             raise ReportError(self._header_problem(parsed.header), self.path)
         rows = [dict(zip(self.columns, row, strict=True)) for row in parsed.rows]
         for row in rows:
-            for name in ("file", "message", *EXTRA_COLUMNS):
+            for name in ("file", "message", *EXTRA_COLUMNS, *self.extra_columns):
                 row[name] = unescape_cell(row[name])
         validate_rows(rows, self.labels, self.path, self.model, self.allow_model_change)
-        self.previous = tuple(records_from_rows(rows, self.labels))
+        self.previous = tuple(records_from_rows(rows, self.labels, self.extra_columns))
         if parsed.partial_tail:  # only now, with the rest known to be a report
             log.warning(
                 "%s: dropping a partial last row (%d bytes) before resuming",
@@ -226,7 +243,8 @@ class CsvReportWriter:
                 os.fsync(fh.fileno())
 
     def _header_problem(self, header: Sequence[str]) -> str:
-        if list(header) == self.columns[: -len(EXTRA_COLUMNS)]:
+        before_model = csv_columns(self.labels)[: -len(EXTRA_COLUMNS)]
+        if list(header) in (before_model, [*before_model, *self.extra_columns]):
             return (
                 "was written by an older RadiView (no model column), so its rows cannot be told "
                 "apart from this run's; write a new report (or --overwrite it)"
@@ -249,7 +267,7 @@ class CsvReportWriter:
         if self._fd is None:
             self.open()
         assert self._fd is not None
-        data = encode_row(format_csv_row(record, self.labels, self.strip_identifiers))
+        data = encode_row(format_csv_row(record, self.labels, self.strip_identifiers, self.extra_columns))
         try:
             # One write call per row, then fsync: a kill can cut at most this row.
             view = memoryview(data)
@@ -259,6 +277,7 @@ class CsvReportWriter:
         except OSError as exc:
             raise ReportError(f"cannot write to the report: {exc.strerror}", self.path) from exc
         self.rows_written += 1
+        self._written.add(record.key)
 
     def close(self) -> None:
         if self._fd is not None:
@@ -278,6 +297,7 @@ def write_csv_report(
     records: Iterable[ScreeningRecord],
     labels: Sequence[str] = DEFAULT_LABELS,
     strip_identifiers: bool = False,
+    extra_columns: Sequence[str] = (),
 ) -> Path:
     """Write a whole report at once (the GUI's export): atomic, and only over a report or nothing."""
     path = Path(path)
@@ -288,9 +308,9 @@ def write_csv_report(
     with ReportLock(path):
         try:
             with atomic_write(path) as fh:
-                fh.write(encode_row(csv_columns(labels)))
+                fh.write(encode_row([*csv_columns(labels), *extra_columns]))
                 for record in records:
-                    fh.write(encode_row(format_csv_row(record, labels, strip_identifiers)))
+                    fh.write(encode_row(format_csv_row(record, labels, strip_identifiers, extra_columns)))
         except OSError as exc:
             raise ReportError(f"cannot write the report: {exc.strerror}", path) from exc
     return path

@@ -8,7 +8,8 @@ leave it: a queued film costs ~200 kB (the model-size image), not the tens of MB
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -46,7 +47,9 @@ class PreparedFilm:
     """A decoded film reduced to what the model thread needs (picklable: it crosses processes).
 
     ``image`` is the windowed [0, 1] model-size image; ``shape`` the film's own (rows, cols),
-    to restore its aspect in thumbnails; ``gate`` what the input gate reads besides the image.
+    to restore its aspect in thumbnails; ``gate`` what the input gate reads besides the image;
+    ``metadata`` (a plain dict: a MappingProxyType does not pickle) and ``view_position`` what
+    the reading flags read (age, DICOM source, AP/portable).
     """
 
     image: np.ndarray
@@ -54,6 +57,8 @@ class PreparedFilm:
     identifiers: Identifiers
     gate: GateFacts
     warnings: tuple[str, ...] = ()  # library warnings while decoding (from worker processes)
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    view_position: str | None = None
 
 
 def prepare_film(path: Path, config: PreprocessConfig) -> PreparedFilm:
@@ -72,4 +77,6 @@ def prepare_film(path: Path, config: PreprocessConfig) -> PreparedFilm:
         identifiers=Identifiers.from_metadata(radiograph.metadata),
         gate=GateFacts.of(radiograph),
         warnings=caught,
+        metadata=dict(radiograph.metadata),
+        view_position=radiograph.view_position,
     )

@@ -130,15 +130,16 @@ def iter_screening(
 ) -> Generator[ScreeningRecord, None, None]:
     """Screen ``items`` in their order; yields one record per item.
 
-    Items whose key the journal already holds are skipped (their earlier records come first),
-    and so is a repeated key.
+    Items whose key the journal already holds are skipped (the records of earlier runs come
+    first; keys this journal wrote in an earlier call are skipped silently), and so is a
+    repeated key.
     A film that cannot be read, or whose prediction fails, gives an ``error`` record with the
     reason; a film the input gate refuses gives a ``refused`` record with the gate's reason.
     Setting ``cancel`` stops the run between batches: every record already yielded stands.
     """
     settings = settings or ScreeningSettings()
     previous = journal.previous if journal is not None else ()
-    done = {record.key for record in previous}
+    done = set(journal.reported) if journal is not None else set()  # earlier runs' and this writer's
     todo = []
     for item in items:  # a key is screened once (a report's keys are unique)
         if item.key not in done:
@@ -245,6 +246,7 @@ def _read_batch(
     """Records for one batch in its order: decode errors keep their place."""
     from radiview.inference.preprocess import to_input_tensor
 
+    card = classifier.card
     films = [(i, film) for i, (_, film) in enumerate(batch) if isinstance(film, PreparedFilm)]
     tensors = [to_input_tensor(film.image, config) for _, film in films]
     outcomes = _predict(classifier, tensors, [film for _, film in films], [batch[i][0].key for i, _ in films])
@@ -264,7 +266,7 @@ def _read_batch(
                 prediction=outcome,
                 message="" if ok else outcome.gate.reason or "refused by the input gate",
                 identifiers=film.identifiers,
-                flags=(),  # issue 14: radiview.inference.flags.reading_flags(...) fills this
+                flags=_flag_codes(outcome, film, card) if ok else (),
                 model=stamp,
                 extra=item.extra,
             )
@@ -272,6 +274,18 @@ def _read_batch(
     if thumbs_left > 0:
         records = _add_thumbnails(classifier, records, films, tensors, by_index, thumbs_left)
     return records
+
+
+def _flag_codes(prediction: Prediction, film: PreparedFilm, card: Any) -> tuple[str, ...]:
+    """Issue 14's context warnings (adult film, unvalidated source, AP/portable, low confidence)
+    as their stable codes: the CSV ``flags`` cell, the GUI table and the PDF show them."""
+    from radiview.inference.flags import reading_flags
+
+    try:
+        return tuple(f.code for f in reading_flags(prediction, film.metadata, card, film.view_position))
+    except Exception as exc:  # a warning is never worth a film's reading
+        log.warning("reading flags failed: %s", _error_message(exc))
+        return ()
 
 
 def _predict(

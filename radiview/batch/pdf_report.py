@@ -146,6 +146,7 @@ def _summary_page(
         (f"    unreadable (error): {counts.get('error', 0)}", 10, "normal"),
         ("", 10, "normal"),
         (f"Flagged as not normal: {sum(r.flagged for r in records)}", 10, "normal"),
+        *_flag_count_lines(records),
         *((part, 10, "normal") for part in thumbnail_note(records, thumbs).split("; ")),
         ("", 10, "normal"),
         ("The heatmaps show model attention, not lesion localisation.", 9, "italic"),
@@ -166,10 +167,23 @@ def _summary_page(
     return fig
 
 
+def _flag_count_lines(records: list[ScreeningRecord]) -> list[tuple[str, int, str]]:
+    """How many films carry each reading flag (context for the model's answer, issue 14)."""
+    from radiview.inference.flags import flag_short_text
+
+    counts = Counter(code for r in records for code in r.flags)
+    if not counts:
+        return []
+    return [("Reading flags (warnings beside the reading; table tag in brackets):", 10, "normal")] + [
+        (f"    {flag_short_text(code)} [{_FLAG_TAGS.get(code, code)}]: {count}", 10, "normal")
+        for code, count in sorted(counts.items())
+    ]
+
+
 def _table_pages(records: list[ScreeningRecord], labels: tuple[str, ...]) -> list[Any]:
     pages = []
     short = [label.replace("_pneumonia", " pn.").replace("_", " ") for label in labels]
-    columns = ["file", "status", "prediction", *short, "message"]
+    columns = ["file", "status", "prediction", *short, "flags", "message"]
     n = len(labels)
     for start in range(0, max(len(records), 1), _TABLE_ROWS):
         chunk = records[start : start + _TABLE_ROWS]
@@ -188,14 +202,15 @@ def _table_pages(records: list[ScreeningRecord], labels: tuple[str, ...]) -> lis
             top = row[2].replace("_pneumonia", " pn.")
             cells.append(
                 [
-                    _ellipsize(record.key, 34),
+                    _ellipsize(record.key, 26),
                     row[1],
                     top,
                     *row[3 : 3 + n],
+                    _flags_cell(record),
                     _ellipsize(record.message, _MESSAGE_CELL),
                 ]
             )
-        widths = [0.27, 0.07, 0.12] + [0.065] * n + [0.28]
+        widths = [0.21, 0.06, 0.1] + [0.058] * n + [0.13, max(0.1, 0.5 - 0.058 * n)]
         height = (len(chunk) + 1) / (_TABLE_ROWS + 1)  # same row height on every page
         table = ax.table(
             cellText=cells,
@@ -208,6 +223,14 @@ def _table_pages(records: list[ScreeningRecord], labels: tuple[str, ...]) -> lis
         table.set_fontsize(6)
         pages.append(fig)
     return pages
+
+
+#: The table's flags cell is narrow: a tag per flag, explained on the summary page.
+_FLAG_TAGS = {"adult": "adult", "unvalidated_source": "src", "ap_portable": "AP", "low_confidence": "low"}
+
+
+def _flags_cell(record: ScreeningRecord) -> str:
+    return " ".join(_FLAG_TAGS.get(code, code) for code in record.flags)
 
 
 def _message_pages(records: list[ScreeningRecord]) -> list[Any]:
@@ -228,8 +251,11 @@ def _message_pages(records: list[ScreeningRecord]) -> list[Any]:
     return pages
 
 
-def _ellipsize(text: str, width: int) -> str:
-    return text if len(text) <= width else "…" + text[-(width - 1) :]
+def _ellipsize(text: str, width: int, start: bool = False) -> str:
+    """``text`` in ``width`` characters: cut at the front (file paths), or at the end."""
+    if len(text) <= width:
+        return text
+    return text[: width - 1] + "…" if start else "…" + text[-(width - 1) :]
 
 
 def _thumbnail_pages(records: list[ScreeningRecord]) -> list[Any]:

@@ -82,7 +82,8 @@ class ScreeningRecord:
     from a report (probabilities as rounded there); it is None for errors and for refused
     rows resumed from a report (the CSV keeps no probabilities for them). ``model`` is the
     stamp of the model that made the row (``name@version sha256-prefix``). ``flags`` holds
-    context warnings (issue 14's ``reading_flags``); the engine leaves it empty for now.
+    the codes of issue 14's ``reading_flags`` for ok films (``adult``, ``unvalidated_source``,
+    ``ap_portable``, ``low_confidence``).
     """
 
     key: str

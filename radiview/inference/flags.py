@@ -187,6 +187,19 @@ def reading_flags(
     return tuple(flag for flag in flags if flag.code not in lifted)
 
 
+_SHORT_TEXT = {
+    ADULT: "adult",
+    UNVALIDATED_SOURCE: "unvalidated source",
+    AP_PORTABLE: "AP/portable",
+    LOW_CONFIDENCE: "low confidence",
+}
+
+
+def flag_short_text(code: str) -> str:
+    """A few words for a flag ``code`` (batch table, PDF table), where the full text won't fit."""
+    return _SHORT_TEXT.get(code, code.replace("_", " "))
+
+
 def flags_cell(flags: tuple[Flag, ...]) -> str:
     """The CSV ``flags`` cell: codes joined by ``;`` (empty when there is nothing to say)."""
     return ";".join(flag.code for flag in flags)

@@ -1,7 +1,7 @@
 """The PACS subcommands of ``radiview`` (cli.py hands over to ``run_net_command``).
 
     radiview screen --pacs NODE --study-date 20260101-20260131 [--modality CR,DX] --out REPORT.csv
-                    [--resume] [--send-results-to NODE] [--protocol auto|dicomweb|dimse]
+                    [--resume | --overwrite] [--send-results-to NODE] [--protocol auto|dicomweb|dimse]
     radiview listen --ae RADIVIEW --port 11112 --out DIR --allow MODALITY_AE[,PACS_AE]
 
 Exit codes as the rest of the CLI: 0 success, 1 a film could not be read, 2 usage,
@@ -60,6 +60,9 @@ def screen_parser() -> argparse.ArgumentParser:
     parser.add_argument("--accession", default="")
     parser.add_argument("--out", required=True, metavar="REPORT.csv")
     parser.add_argument("--resume", action="store_true", help="keep the report and skip films already in it")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing report (only a screening report)"
+    )
     parser.add_argument("--send-results-to", metavar="NODE", help="store a DICOM SC + SR per film there")
     parser.add_argument("--protocol", choices=("auto", "dicomweb", "dimse"), default="auto")
     _common(parser)
@@ -104,10 +107,11 @@ def run_net_command(argv: list[str]) -> int:
 
 
 def _cmd_screen(args: argparse.Namespace) -> int:
+    from radiview.batch.csv_report import Mode
     from radiview.net.connection import open_connection
     from radiview.net.nodes import get_node
     from radiview.net.query import StudyQuery, parse_date_range, parse_modalities
-    from radiview.net.screen_study import PacsReportWriter, screen_pacs
+    from radiview.net.screen_study import pacs_report, screen_pacs
 
     _setup_logging(args.verbose)
     node = get_node(args.pacs, args.nodes)
@@ -131,17 +135,18 @@ def _cmd_screen(args: argparse.Namespace) -> int:
     counts: Counter[str] = Counter()
     cancel = threading.Event()
 
-    def on_result(result: Any, study_uid: str, path: Path) -> None:
-        counts[result.status] += 1
+    def on_result(record: Any, study_uid: str, path: Path) -> None:
+        counts[record.status] += 1
         if sender is not None:
-            sender(result, path, classifier)
+            sender(record, path, classifier)
 
+    mode: Mode = "resume" if args.resume else "overwrite" if args.overwrite else "create"
     with (
-        PacsReportWriter(out, classifier.card.labels, resume=args.resume) as report,
+        pacs_report(out, classifier, mode) as report,
         tempfile.TemporaryDirectory(prefix="radiview-pacs-") as work,
     ):
-        if report.keys:
-            print(f"resuming: {len(report.keys)} films already in {out}", file=sys.stderr)
+        if report.previous:
+            print(f"resuming: {len(report.previous)} films already in {out}", file=sys.stderr)
         try:
             summary = screen_pacs(
                 connection, query, classifier, report, work, on_result=on_result, cancel=cancel

@@ -3,9 +3,9 @@
 Durability order, so nothing is lost or screened twice: a film is written to
 ``<out>/films/<study_uid>/<sop_uid>.dcm`` (temporary file, fsync, rename, folder fsync)
 BEFORE the sender gets its success status; screening runs afterwards, on the folder, and
-appends to ``<out>/report.csv`` (fsynced row by row). After a crash, a restart screens every
-film on disk whose SOP Instance UID is not yet in the report; a film pushed twice is stored
-once (same path) and reported once.
+appends to ``<out>/report.csv`` through the screening engine (fsynced row by row). After a
+crash, a restart screens every film on disk whose SOP Instance UID is not yet in the report;
+a film pushed twice is stored once (same path) and reported once.
 
 Malformed data is refused with a failure status and logged without patient data (no names,
 IDs or UIDs: only the calling AE title and the kind of problem).
@@ -21,13 +21,16 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from radiview.atomic import atomic_write
 from radiview.net.dimse import VERIFICATION, decodable_transfer_syntaxes
 from radiview.net.nodes import validate_ae_title
 from radiview.net.query import IMAGE_SOP_CLASSES
-from radiview.net.screen_study import PacsReportWriter, iter_screen_films, remove_partial_writes
+from radiview.net.screen_study import iter_screen_films, pacs_report, remove_partial_writes
+
+if TYPE_CHECKING:
+    from radiview.batch.csv_report import CsvReportWriter
 
 log = logging.getLogger("radiview.net.listener")
 
@@ -185,11 +188,11 @@ class FilmListener:
             ", ".join(self.allowed_aets),
         )
 
-    def serve_forever(self, report: PacsReportWriter | None = None) -> None:
+    def serve_forever(self, report: CsvReportWriter | None = None) -> None:
         """Screen films as they arrive until ``stop``; then stop listening and finish the queue."""
-        labels = tuple(self.classifier.card.labels)
         own_report = report is None
-        report = report or PacsReportWriter(self.report_path, labels, resume=True)
+        # Resume: validated, a row cut by a kill dropped; its SOP UIDs are not screened again.
+        report = report or pacs_report(self.report_path, self.classifier, mode="resume")
         report.open()
         try:
             if self._server is None:
@@ -204,9 +207,9 @@ class FilmListener:
             if own_report:
                 report.close()
 
-    def _screen_pending(self, report: PacsReportWriter) -> None:
-        for row, _study in iter_screen_films(self.films_dir, self.classifier, report):
-            log.info("screened a film: %s", row.status)
+    def _screen_pending(self, report: CsvReportWriter) -> None:
+        for record in iter_screen_films(self.films_dir, self.classifier, report):
+            log.info("screened a film: %s", record.status)
 
     def shutdown(self) -> None:
         if self._server is not None:

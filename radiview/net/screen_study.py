@@ -1,13 +1,10 @@
-"""Screening PACS films: the thin adapter between radiview.net and today's radiview.batch.
-
-THE SWAP POINT: everything that touches the batch API is in this module, so the shared
-screening engine (branch ``engine``: items keyed by SOP Instance UID, extra CSV columns,
-resumable journal) can replace it at merge without touching the listener or the CLI.
+"""Screening PACS films with THE screening engine (``radiview.batch.engine``).
 
 CSV contract: the folder report's columns, ``file`` = SOP Instance UID, then ``study_uid``
 appended at the end (readers of the folder report keep working). Films sit on disk as
-``<films>/<study_uid>/<sop_uid>.dcm``; a film is reported once: resumed reports skip the
-SOP Instance UIDs they already hold.
+``<films>/<study_uid>/<sop_uid>.dcm``; each becomes a ``ScreeningItem`` keyed by its SOP
+Instance UID with ``extra={"study_uid": ...}``. A film is reported once: a resumed report's
+SOP Instance UIDs are neither retrieved nor screened again.
 """
 
 from __future__ import annotations
@@ -17,51 +14,31 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from radiview.batch.report import DEFAULT_LABELS, CsvReportWriter, _encode_row, csv_columns, format_csv_row
-from radiview.batch.screening import ScreeningResult, iter_screening, list_screening_files
-from radiview.errors import ReportError
+from radiview.batch.csv_report import CsvReportWriter, Mode, model_stamp
+from radiview.batch.engine import ScreeningSettings, iter_screening
+from radiview.batch.records import ScreeningItem, ScreeningRecord
 from radiview.net.errors import NotAnImageError
 from radiview.net.query import StudyQuery, check_uid
 
 log = logging.getLogger("radiview.net.screen")
 
 STUDY_COLUMN = "study_uid"
+#: Worker processes start by importing the decoders (and torch): a second or two. Below this
+#: many films (one study, a film pushed to the listener) decoding threads finish sooner.
+PROCESS_POOL_MIN_FILMS = 32
+
+#: on_result(record, study_uid, film path): after the record is in the report.
+ResultCallback = Callable[[ScreeningRecord, str, Path], None]
 
 
-class PacsReportWriter(CsvReportWriter):
-    """The folder report plus a trailing ``study_uid`` column; ``keys`` = SOP UIDs reported."""
-
-    def __init__(
-        self, path: str | os.PathLike[str], labels: Sequence[str] = DEFAULT_LABELS, resume: bool = True
-    ) -> None:
-        super().__init__(path, labels, resume)
-        self.columns = [*csv_columns(self.labels), STUDY_COLUMN]
-        self.keys: set[str] = set()
-
-    def open(self) -> frozenset[str]:
-        done = super().open()
-        self.keys = set(done)
-        return done
-
-    def write_film(self, result: ScreeningResult, study_uid: str) -> None:
-        """One row, one write call, fsynced (a kill cuts at most this row; resume drops it)."""
-        if self._fd is None:
-            self.open()
-        assert self._fd is not None
-        data = _encode_row([*format_csv_row(result, self.labels), study_uid])
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
-            os.fsync(self._fd)
-        except OSError as exc:
-            raise ReportError(f"cannot write to the report: {exc.strerror}", self.path) from exc
-        self.rows_written += 1
-        self.keys.add(result.file)
+def pacs_report(path: str | os.PathLike[str], classifier: Any, mode: Mode = "resume") -> CsvReportWriter:
+    """The PACS report: the folder report's columns plus ``study_uid`` (not yet opened)."""
+    card = classifier.card
+    return CsvReportWriter(path, card.labels, model_stamp(card), mode, extra_columns=(STUDY_COLUMN,))
 
 
 def film_path(films_dir: Path, study_uid: str, sop_uid: str) -> Path:
@@ -81,38 +58,43 @@ def remove_partial_writes(films_dir: Path) -> int:
     return removed
 
 
+def film_items(films_dir: Path, skip: frozenset[str] = frozenset()) -> list[ScreeningItem]:
+    """The films under ``films_dir`` (``<study_uid>/<sop_uid>.dcm``) whose SOP UID is not in ``skip``."""
+    if not films_dir.is_dir():
+        return []
+    items = []
+    for path in sorted(films_dir.glob("*/*.dcm")):
+        if path.name.startswith(".") or path.stem in skip:
+            continue
+        items.append(ScreeningItem(path.stem, path, {STUDY_COLUMN: path.parent.name}))
+    return items
+
+
 def iter_screen_films(
     films_dir: str | os.PathLike[str],
     classifier: Any,
-    report: PacsReportWriter,
+    report: CsvReportWriter,
     cancel: threading.Event | None = None,
-    batch_size: int = 16,
-    workers: int | None = None,
-) -> Iterator[tuple[ScreeningResult, str]]:
-    """Screen the films under ``films_dir`` not yet in ``report``; each row is written, then yielded."""
-    root = Path(films_dir)
-    if not root.is_dir():
+    settings: ScreeningSettings | None = None,
+) -> Iterator[ScreeningRecord]:
+    """Screen the films under ``films_dir`` not yet in ``report``; each record is in the
+    report (fsynced) before it is yielded. Only films screened now are yielded."""
+    items = film_items(Path(films_dir), report.reported)
+    if not items:
         return
-    files = list_screening_files(root, recursive=True)
-    skip = [f for f in files if Path(f).stem in report.keys]
-    if len(skip) == len(files):
-        return
-    for result in iter_screening(
-        root, classifier, recursive=True, skip=skip, batch_size=batch_size, workers=workers, cancel=cancel
-    ):
-        relative = Path(result.file)
-        study_uid = relative.parent.name
-        row = replace(result, file=relative.stem)
-        report.write_film(row, study_uid)
-        yield row, study_uid
+    settings = settings or ScreeningSettings(processes=len(items) >= PROCESS_POOL_MIN_FILMS)
+    for record in iter_screening(items, classifier, journal=report, settings=settings, cancel=cancel):
+        if not record.resumed:
+            yield record
 
 
 def _retrieve_series(
-    connection: Any, series: Any, films_dir: Path, report: PacsReportWriter, summary: PacsScreeningSummary
+    connection: Any, series: Any, films_dir: Path, report: CsvReportWriter, summary: PacsScreeningSummary
 ) -> None:
     """The series' films not yet reported, onto disk; a non-image instance gets its error row."""
     instances = connection.find_instances(series.study_uid, series.series_uid)
-    todo = [i for i in instances if i.sop_uid not in report.keys]
+    done = report.reported
+    todo = [i for i in instances if i.sop_uid not in done]
     summary.films_found += len(instances)
     summary.already_reported += len(instances) - len(todo)
     if (
@@ -129,7 +111,10 @@ def _retrieve_series(
         try:
             connection.retrieve(instance, film_path(films_dir, series.study_uid, instance.sop_uid))
         except NotAnImageError as exc:
-            report.write_film(ScreeningResult(instance.sop_uid, "error", None, exc.problem), series.study_uid)
+            extra = {STUDY_COLUMN: series.study_uid}
+            report.write(
+                ScreeningRecord(instance.sop_uid, "error", None, exc.problem, model=report.model, extra=extra)
+            )
             summary.refused_non_images += 1
 
 
@@ -146,9 +131,9 @@ def screen_pacs(
     connection: Any,
     query: StudyQuery,
     classifier: Any,
-    report: PacsReportWriter,
+    report: CsvReportWriter,
     work_dir: str | os.PathLike[str],
-    on_result: Callable[[ScreeningResult, str, Path], None] | None = None,
+    on_result: ResultCallback | None = None,
     on_progress: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> PacsScreeningSummary:
@@ -172,18 +157,19 @@ def screen_studies(
     studies: Sequence[Any],
     modalities: Sequence[str],
     classifier: Any,
-    report: PacsReportWriter,
+    report: CsvReportWriter,
     work_dir: str | os.PathLike[str],
-    on_result: Callable[[ScreeningResult, str, Path], None] | None = None,
+    on_result: ResultCallback | None = None,
     on_progress: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> PacsScreeningSummary:
     """Retrieve each film of these studies not yet reported, screen it, report it.
 
-    One study at a time: its films are retrieved into ``work_dir``, screened, handed to
-    ``on_result`` (e.g. to send SC/SR results back) and deleted, so patient data does not
-    pile up on disk. A network failure stops the run (resume finishes it); a non-image
-    instance gets an ``error`` row saying so. ``cancel`` stops between films.
+    ``report`` is an open ``pacs_report``. One study at a time: its films are retrieved into
+    ``work_dir``, screened, handed to ``on_result`` (e.g. to send SC/SR results back) and
+    deleted, so patient data does not pile up on disk. A network failure stops the run
+    (resume finishes it); a non-image instance gets an ``error`` row saying so. ``cancel``
+    stops between batches.
     """
     summary = PacsScreeningSummary(studies=len(studies))
     films_dir = Path(work_dir)
@@ -194,10 +180,11 @@ def screen_studies(
             on_progress(f"study {index}/{len(studies)}")
         for series in connection.find_series(study.study_uid, modalities):
             _retrieve_series(connection, series, films_dir, report, summary)
-        study_dir = films_dir / study.study_uid
-        for result, study_uid in iter_screen_films(films_dir, classifier, report, cancel):
+        study_dir = films_dir / check_uid(study.study_uid, "Study Instance UID")
+        for record in iter_screen_films(films_dir, classifier, report, cancel):
             summary.screened += 1
+            study_uid = record.extra[STUDY_COLUMN]
             if on_result is not None:
-                on_result(result, study_uid, film_path(films_dir, study_uid, result.file))
+                on_result(record, study_uid, film_path(films_dir, study_uid, record.key))
         shutil.rmtree(study_dir, ignore_errors=True)
     return summary

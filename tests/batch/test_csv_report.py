@@ -256,3 +256,34 @@ def test_read_csv_report_errors_name_the_file(tmp_path: Path) -> None:
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(ReportError, match="not a RadiView screening report"):
         read_csv_report(bad)
+
+
+def test_extra_columns_come_last_and_resume_reads_them_back(tmp_path: Path) -> None:
+    """The PACS report: the folder columns, then ``study_uid`` from each record's extra."""
+    path = tmp_path / "pacs.csv"
+    study = {"study_uid": "1.2.3"}
+    with CsvReportWriter(path, LABELS, MODEL, extra_columns=("study_uid",)) as writer:
+        writer.write(ok("1.2.3.4", extra=study))
+        formula = {"study_uid": "=9.9"}  # escaped on the way out, unescaped on the way back
+        writer.write(ScreeningRecord("1.2.3.5", "error", None, "=bad", model=MODEL, extra=formula))
+        assert writer.reported == {"1.2.3.4", "1.2.3.5"} and not writer.done  # its own rows count
+    assert path.read_text().splitlines()[0] == HEADER + ",study_uid"
+    rows = read_csv_report(path)  # the folder reader still reads it, escaping undone
+    assert [(r["file"], r["study_uid"]) for r in rows] == [("1.2.3.4", "1.2.3"), ("1.2.3.5", "=9.9")]
+    assert "'=9.9" in path.read_text()
+
+    # Kill mid-row, then resume: the partial row goes, the others come back with their extra.
+    path.write_bytes(path.read_bytes() + b"1.2.3.6,o")
+    with CsvReportWriter(path, LABELS, MODEL, mode="resume", extra_columns=("study_uid",)) as resumed:
+        assert [(r.key, dict(r.extra)) for r in resumed.previous] == [
+            ("1.2.3.4", study),
+            ("1.2.3.5", {"study_uid": "=9.9"}),
+        ]
+        assert resumed.done == resumed.reported == {"1.2.3.4", "1.2.3.5"}
+    assert path.read_text().endswith("'=9.9\n")
+
+    # A resume without the extra column (a folder writer) is refused before anything changes.
+    before = path.read_bytes()
+    with pytest.raises(ReportError, match="do not match"):
+        CsvReportWriter(path, LABELS, MODEL, mode="resume").open()
+    assert path.read_bytes() == before

@@ -278,3 +278,20 @@ def test_real_bundle_reads_real_samples(data_dir: Path) -> None:
     # Each sample's file name starts with its label: the real model should get most right.
     correct = sum(r.prediction is not None and r.file.startswith(r.prediction.top_label or "?") for r in ok)
     assert correct >= len(ok) // 2
+
+
+def test_one_journal_screened_into_twice_screens_each_key_once(
+    classifier: Classifier, films: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """The listener's pattern: one open journal, a new call each time films arrive."""
+    folder, _ = films
+    items = list_folder(folder, recursive=True).items
+    out = tmp_path / "journal.csv"
+    settings = ScreeningSettings(processes=False, workers=2)
+    with CsvReportWriter(out, classifier.labels, model_stamp(classifier.card)) as journal:
+        first = list(iter_screening(items[:2], classifier, journal=journal, settings=settings))
+        second = list(iter_screening(items, classifier, journal=journal, settings=settings))
+        assert journal.done == frozenset() and journal.reported == {i.key for i in items}
+    assert [r.key for r in first] == [i.key for i in items[:2]]
+    assert [r.key for r in second] == [i.key for i in items[2:]]  # the first two not again
+    assert sorted(r["file"] for r in read_csv_report(out)) == sorted(i.key for i in items)

@@ -254,7 +254,7 @@ def make_film(
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
-    from radiview.cli import build_synthetic_chest
+    from radiview.selftest import build_synthetic_chest
 
     pixels = np.asarray(build_synthetic_chest(size[0], size[1], seed=seed).pixels).astype(np.uint16)
     if eight_bit:  # JPEG Baseline holds 8 bits only

@@ -129,7 +129,7 @@ def test_settings_dialog_opens_the_pacs_nodes(qtbot: Any, config: Path) -> None:
 def test_screen_selected_studies_and_send_results_from_the_dialog(
     qtbot: Any, config: Path, pacs_data: Any, tiny_bundle: Path, tmp_path: Path, orthanc: Any, web_node: Any
 ) -> None:
-    from radiview.batch.report import read_csv_report
+    from radiview.batch.csv_report import read_csv_report
     from radiview.net.dicomweb import DicomWebConnection
 
     dialog = PacsDialog(model=str(tiny_bundle))

@@ -9,7 +9,7 @@ from typing import Any
 import pydicom
 import pytest
 
-from radiview.batch.report import read_csv_report
+from radiview.batch.csv_report import read_csv_report
 from radiview.net.dicomweb import DicomWebConnection
 from radiview.net.dimse import DimseConnection
 from radiview.net.errors import NotAnImageError

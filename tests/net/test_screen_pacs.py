@@ -10,7 +10,7 @@ from typing import Any
 import pydicom
 import pytest
 
-from radiview.batch.report import csv_columns, read_csv_report
+from radiview.batch.csv_report import csv_columns, read_csv_report
 from radiview.cli import main
 from radiview.net.dicomweb import DicomWebConnection
 from radiview.net.nodes import SecretStore, save_nodes

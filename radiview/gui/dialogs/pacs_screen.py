@@ -77,7 +77,7 @@ class PacsScreeningRunner:
     ) -> str:
         """Screen the studies into ``out_csv`` (resuming it); returns a one-line summary."""
         from radiview.net.results import send_results as send
-        from radiview.net.screen_study import PacsReportWriter, screen_studies
+        from radiview.net.screen_study import pacs_report, screen_studies
 
         with self._lock:
             classifier = self.classifier()
@@ -94,7 +94,7 @@ class PacsScreeningRunner:
                 report(f"Screened {sum(counts[k] for k in ('ok', 'refused', 'error'))} films…")
 
             with (
-                PacsReportWriter(out_csv, classifier.card.labels, resume=True) as writer,
+                pacs_report(out_csv, classifier, mode="resume") as writer,
                 tempfile.TemporaryDirectory(prefix="radiview-pacs-screen-") as work,
             ):
                 summary = screen_studies(

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from radiview import RESEARCH_NOTICE
 from radiview.gui.panels.prediction import DEFAULT_LABELS, label_title
+from radiview.inference.flags import flag_short_text
 from radiview.inference.wording import format_probability, human_gate_reason
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -53,6 +54,11 @@ def message_text(result: Any) -> tuple[str, str]:
         return message, message
     words, figures = human_gate_reason(message)
     return words, f"{words}\n({figures})" if figures else words
+
+
+def flags_text(result: Any) -> str:
+    """The Flags cell: the reading's context warnings in a few words each (issue 14)."""
+    return ", ".join(flag_short_text(code) for code in getattr(result, "flags", ()) or ())
 
 
 def format_duration(seconds: float) -> str:
@@ -88,7 +94,7 @@ def short_title(label: str) -> str:
 
 
 class ScreeningTableModel(QAbstractTableModel):
-    """One row per ScreeningResult: file, status, prediction, one column per label, message."""
+    """One row per ScreeningRecord: file, status, prediction, one column per label, flags, message."""
 
     def __init__(self, labels: tuple[str, ...] = DEFAULT_LABELS, parent: Any = None) -> None:
         super().__init__(parent)
@@ -109,7 +115,8 @@ class ScreeningTableModel(QAbstractTableModel):
         self.endResetModel()
 
     def headers(self) -> list[str]:
-        return ["File", "Status", "Prediction", *(f"P({short_title(lb)})" for lb in self._labels), "Message"]
+        probabilities = (f"P({short_title(lb)})" for lb in self._labels)
+        return ["File", "Status", "Prediction", *probabilities, "Flags", "Message"]
 
     def clear(self) -> None:
         self.beginResetModel()
@@ -129,7 +136,7 @@ class ScreeningTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self._rows)
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else 4 + len(self._labels)
+        return 0 if parent.isValid() else 5 + len(self._labels)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
@@ -162,6 +169,10 @@ class ScreeningTableModel(QAbstractTableModel):
             value = (
                 label_title(prediction.top_label) if prediction is not None and prediction.top_label else ""
             )
+        elif column == 3 + n:
+            value = flags_text(result)
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return value.replace(", ", "\n")
         else:
             value, tip = message_text(result)
             if role == Qt.ItemDataRole.ToolTipRole:
@@ -174,7 +185,7 @@ class ScreeningTableModel(QAbstractTableModel):
 
 
 class ScreeningFilterProxy(QSortFilterProxyModel):
-    """Filters by free text (file, prediction, message) and by status; sorts numerically."""
+    """Filters by free text (file, prediction, flags, message) and by status; sorts numerically."""
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -211,7 +222,7 @@ class ScreeningFilterProxy(QSortFilterProxyModel):
         top = prediction.top_label if prediction is not None and result.status == "ok" else ""
         words = message_text(result)[0]
         haystack = " ".join([result.file, result.status, top or "", label_title(top or ""), result.message])
-        haystack += " " + words
+        haystack += " " + words + " " + flags_text(result)
         return self._text in haystack.lower()
 
 
@@ -264,7 +275,7 @@ class BatchPanel(QWidget):
 
         filters = QHBoxLayout()
         self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter by file, prediction or message…")
+        self.filter_edit.setPlaceholderText("Filter by file, prediction, flag or message…")
         self.filter_edit.setClearButtonEnabled(True)
         filters.addWidget(self.filter_edit, 1)
         self.status_combo = QComboBox()
