@@ -21,7 +21,7 @@ import logging
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from radiview import RESEARCH_NOTICE, __version__
 from radiview.atomic import atomic_write
@@ -48,21 +48,10 @@ def _setup_logging(verbose: bool) -> None:
     logger.addHandler(_handler)
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
     # Library warnings (pydicom, matplotlib, ...) become our own log lines, never raw stderr.
-    warnings.showwarning = _log_library_warning
+    from radiview.batch.decode import showwarning_into
 
-
-def _log_library_warning(
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: TextIO | None = None,
-    line: str | None = None,
-) -> None:
-    """``warnings.showwarning`` for the command line: one log line naming the library."""
-    from radiview.batch.decode import library_warning_text
-
-    logging.getLogger("radiview.warnings").warning("%s", library_warning_text(message, category, filename))
+    log = logging.getLogger("radiview.warnings")
+    warnings.showwarning = showwarning_into(lambda text: log.warning("%s", text))
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:

@@ -31,7 +31,8 @@ def write_curves(history: Sequence[Mapping[str, float]], path: str | Path) -> No
         ax.set_xlabel("epoch")
         ax.set_title(key)
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:  # an --epochs 0 run has no curves to label
+            ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 

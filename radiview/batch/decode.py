@@ -8,7 +8,7 @@ leave it: a queued film costs ~200 kB (the model-size image), not the tens of MB
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -29,17 +29,26 @@ def library_warning_text(message: Warning | str, category: type[Warning], filena
     return f"{source} ({category.__name__}): {message}"
 
 
-def collect_warning(
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: TextIO | None = None,
-    line: str | None = None,
-) -> None:
-    """``warnings.showwarning`` in a decoding worker process: keep the warning for the film's
-    record (the main process logs it) instead of printing it raw to the run's stderr."""
-    _caught.append(library_warning_text(message, category, filename))
+def showwarning_into(sink: Callable[[str], None]) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that hands each warning, as one line naming its library, to
+    ``sink`` instead of printing it raw to stderr (a decoding worker keeps it with the film's
+    record; the command line logs it)."""
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        sink(library_warning_text(message, category, filename))
+
+    return show
+
+
+#: ``warnings.showwarning`` in a decoding worker process (the main process logs what it kept).
+collect_warning = showwarning_into(_caught.append)
 
 
 @dataclass(frozen=True)
