@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -185,6 +186,9 @@ def test_a_second_run_on_a_locked_report_fails_at_once(tiny_bundle: Path, tmp_pa
     first = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         _wait_for_rows(first, out, 2)
+        # Freeze the first run while it holds the lock: a fast machine would otherwise finish all
+        # 80 films before the second command has imported torch (the test then proved nothing).
+        os.kill(first.pid, signal.SIGSTOP)
         for extra in (("--resume",), ("--overwrite",), ()):
             started = time.perf_counter()
             second = subprocess.run(
@@ -196,6 +200,7 @@ def test_a_second_run_on_a_locked_report_fails_at_once(tiny_bundle: Path, tmp_pa
                 or "already exists" in second.stderr
             )
             assert time.perf_counter() - started < 30
+        os.kill(first.pid, signal.SIGCONT)
         _, err = first.communicate(timeout=300)
     finally:
         if first.poll() is None:
