@@ -245,7 +245,7 @@ class ViewerArea(QWidget):
         return radiograph
 
     def _link_window(self, source: FilmViewer, target: FilmViewer) -> None:
-        if self._linking or not self.linked or source.window is None or target.radiograph is None:
+        if self._linking or not self.linked or source.display_window is None or target.radiograph is None:
             return
         self._linking = True
         try:
@@ -255,7 +255,7 @@ class ViewerArea(QWidget):
             elif preset and preset != "Custom":
                 target.apply_preset(preset)
             else:
-                target.set_window(source.window)
+                target.set_window(source.display_window)
         finally:
             self._linking = False
 

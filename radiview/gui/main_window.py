@@ -869,7 +869,7 @@ class MainWindow(QMainWindow):
         lines = view_report_lines(
             radiograph,
             self.session.prediction,
-            self.viewer.window,
+            self.viewer.display_window,
             self.viewer.inverted,
             self.viewer.heatmap_label if overlay else None,
             strip_identifiers,

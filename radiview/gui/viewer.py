@@ -155,7 +155,8 @@ class FilmViewer(QGraphicsView):
         return self._radiograph
 
     @property
-    def window(self) -> Window | None:
+    def display_window(self) -> Window | None:
+        """The W/L shown now (named so it does not shadow QWidget.window())."""
         return self._window
 
     @property
