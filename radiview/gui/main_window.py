@@ -763,7 +763,6 @@ class MainWindow(QMainWindow):
         worker = GeneratorWorker(
             lambda cancel: inference.iter_screening(request, cancel),
             "Screening failed",
-            interleave_events=True,
         )
         worker.moveToThread(self.inference_thread)
         worker.yielded.connect(self._on_screening_yielded)
