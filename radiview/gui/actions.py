@@ -236,3 +236,23 @@ def _add(menu: QMenu, *actions: QAction | None) -> None:
             menu.addSeparator()
         else:
             menu.addAction(action)
+
+
+def shortcut_rows(window: MainWindow) -> list[tuple[str, str]]:
+    """(keys, action) for the F1 list: every action of the window and of the film stack."""
+    rows = []
+    for action in [*window.actions(), *window.viewer_area.films.actions()]:  # + next/previous film
+        keys = [s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts()]
+        if keys:
+            rows.append((" / ".join(keys), action.text().replace("&", "")))
+    return rows
+
+
+def fill_recent_menu(window: MainWindow) -> None:
+    menu = window.recent_menu
+    menu.clear()
+    for path in window.settings.recent_files:
+        action = menu.addAction(path)
+        action.triggered.connect(lambda _=False, p=path: window.open_file(p))
+    if not window.settings.recent_files:
+        menu.addAction("(none)").setEnabled(False)

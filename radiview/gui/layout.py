@@ -14,9 +14,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import (
+    QDockWidget,
+    QFrame,
     QHBoxLayout,
     QLabel,
+    QMainWindow,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSlider,
     QSpinBox,
@@ -204,7 +208,8 @@ class ViewerArea(QWidget):
             caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(_captioned(self.left_caption, viewer))
-        self.splitter.addWidget(_captioned(self.right_caption, self.right_viewer))
+        self._right_holder = _captioned(self.right_caption, self.right_viewer)
+        self.splitter.addWidget(self._right_holder)
         films_layout = QVBoxLayout(self.films)
         films_layout.setContentsMargins(0, 0, 0, 0)
         films_layout.addWidget(self.splitter)
@@ -223,7 +228,7 @@ class ViewerArea(QWidget):
     def set_layout(self, name: str) -> None:
         two = name == "1x2"
         self.layout_name = "1x2" if two else "1x1"
-        self.right_viewer.parentWidget().setVisible(two)
+        self._right_holder.setVisible(two)
         self.left_caption.setVisible(two)
         if two:  # half and half, also when the widgets are not laid out yet
             QTimer.singleShot(0, self._halve)
@@ -283,3 +288,30 @@ def _captioned(caption: QLabel, viewer: FilmViewer) -> QWidget:
     column.addWidget(caption)
     column.addWidget(viewer, 1)
     return holder
+
+
+def add_dock(
+    window: QMainWindow, title: str, widget: QWidget, name: str, scroll: bool = False
+) -> QDockWidget:
+    """A movable, closable dock on the right of ``window``; ``scroll`` wraps ``widget``."""
+    dock = QDockWidget(title, window)
+    dock.setObjectName(name)
+    if scroll:
+        # Word-wrapped labels (the gate's reason) make the panel taller than a short dock;
+        # scroll instead of squeezing the combo boxes until their text is cut.
+        area = QScrollArea()
+        area.setWidgetResizable(True)
+        area.setFrameShape(QFrame.Shape.NoFrame)
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        area.setWidget(widget)
+        # Never narrower than the panel's own minimum: the dock cannot clip its text.
+        area.setMinimumWidth(widget.minimumWidth() + area.verticalScrollBar().sizeHint().width())
+        widget = area
+    dock.setWidget(widget)
+    dock.setFeatures(
+        QDockWidget.DockWidgetFeature.DockWidgetMovable
+        | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        | QDockWidget.DockWidgetFeature.DockWidgetClosable
+    )
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    return dock

@@ -15,28 +15,32 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSettings, Qt, QThread, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import (
-    QDockWidget,
     QFileDialog,
-    QFrame,
     QLabel,
     QMainWindow,
-    QScrollArea,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from radiview import RESEARCH_NOTICE
-from radiview.gui.actions import WindowActions, build_menus, build_toolbar, install_actions
+from radiview.gui.actions import (
+    WindowActions,
+    build_menus,
+    build_toolbar,
+    fill_recent_menu,
+    install_actions,
+    shortcut_rows,
+)
 from radiview.gui.batch_controller import BatchController
 from radiview.gui.dialogs.about import AboutDialog
 from radiview.gui.dialogs.errors import ErrorDialog, show_error
 from radiview.gui.dialogs.settings import SettingsDialog
 from radiview.gui.dialogs.shortcuts import ShortcutsDialog
-from radiview.gui.export import ViewSnapshot, view_report_lines, write_view_pdf, write_view_png
-from radiview.gui.layout import ViewerArea
+from radiview.gui.export import ViewSnapshot, choose_view_export, export_view, view_snapshot
+from radiview.gui.layout import ViewerArea, add_dock
 from radiview.gui.panels.batch import BatchPanel
 from radiview.gui.panels.empty_hint import EmptyFilmHint
 from radiview.gui.panels.metadata import MetadataPanel
@@ -163,9 +167,11 @@ class MainWindow(QMainWindow, WindowActions):
         self.setCentralWidget(central)
 
         self.prediction_panel = PredictionPanel()
-        self.prediction_dock = self._dock(PANEL_TITLE, self.prediction_panel, "predictionDock", scroll=True)
+        self.prediction_dock = add_dock(
+            self, PANEL_TITLE, self.prediction_panel, "predictionDock", scroll=True
+        )
         self.metadata_panel = MetadataPanel()
-        self.metadata_dock = self._dock("Film information", self.metadata_panel, "metadataDock")
+        self.metadata_dock = add_dock(self, "Film information", self.metadata_panel, "metadataDock")
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([self.prediction_dock], [360], Qt.Orientation.Horizontal)
         # The AI reading gets most of the column's height; the tag list scrolls.
@@ -190,29 +196,6 @@ class MainWindow(QMainWindow, WindowActions):
         self.prediction_panel.colormap_changed.connect(self.viewer.set_colormap)
         self.prediction_panel.explain_label_changed.connect(self._on_explain_label_changed)
         self.metadata_panel.all_tags_requested.connect(self._request_tags)
-
-    def _dock(self, title: str, widget: QWidget, name: str, scroll: bool = False) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(name)
-        if scroll:
-            # Word-wrapped labels (the gate's reason) make the panel taller than a short dock;
-            # scroll instead of squeezing the combo boxes until their text is cut.
-            area = QScrollArea()
-            area.setWidgetResizable(True)
-            area.setFrameShape(QFrame.Shape.NoFrame)
-            area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-            area.setWidget(widget)
-            # Never narrower than the panel's own minimum: the dock cannot clip its text.
-            area.setMinimumWidth(widget.minimumWidth() + area.verticalScrollBar().sizeHint().width())
-            widget = area
-        dock.setWidget(widget)
-        dock.setFeatures(
-            QDockWidget.DockWidgetFeature.DockWidgetMovable
-            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-            | QDockWidget.DockWidgetFeature.DockWidgetClosable
-        )
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-        return dock
 
     def _connect_session(self) -> None:
         """The Session is the hub: the window sets each value there once, and views follow."""
@@ -543,18 +526,16 @@ class MainWindow(QMainWindow, WindowActions):
         self.setWindowTitle(f"{APP_TITLE}{name} — {TITLE_NOTICE}")
 
     def show_shortcuts(self) -> ShortcutsDialog:
-        dialog = ShortcutsDialog(self.shortcut_rows(), self)
+        dialog = ShortcutsDialog(shortcut_rows(self), self)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog
 
     def shortcut_rows(self) -> list[tuple[str, str]]:
-        rows = []
-        for action in [*self.actions(), *self.viewer_area.films.actions()]:  # + next/previous film
-            keys = [s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts()]
-            if keys:
-                rows.append((" / ".join(keys), action.text().replace("&", "")))
-        return rows
+        return shortcut_rows(self)
+
+    def _fill_recent_menu(self) -> None:
+        fill_recent_menu(self)
 
     def show_about(self) -> AboutDialog:
         card = self.model_info.card if self.model_info is not None else None
@@ -563,14 +544,6 @@ class MainWindow(QMainWindow, WindowActions):
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog
-
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for path in self.settings.recent_files:
-            action = self.recent_menu.addAction(path)
-            action.triggered.connect(lambda _=False, p=path: self.open_file(p))
-        if not self.settings.recent_files:
-            self.recent_menu.addAction("(none)").setEnabled(False)
 
     # ================================================================= drag and drop =========
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -612,48 +585,14 @@ class MainWindow(QMainWindow, WindowActions):
 
     # ================================================================= view export ===========
     def choose_export(self, fmt: str) -> None:
-        radiograph = self.session.radiograph
-        if radiograph is None:
-            self.statusBar().showMessage("Open a film first", 4000)
-            return
-        default_dir = self.settings.report_dir or str(Path.home())
-        stem = Path(radiograph.name).stem
-        suggested = os.path.join(default_dir, f"{stem}-view.{fmt}")
-        filter_ = "PNG images (*.png)" if fmt == "png" else "PDF files (*.pdf)"
-        path, _ = QFileDialog.getSaveFileName(self, f"Export view as {fmt.upper()}", suggested, filter_)
-        if path:
-            self.export_view(path, fmt, self.settings.strip_identifiers)
+        choose_view_export(self, fmt)
 
     def view_snapshot(self, strip_identifiers: bool) -> ViewSnapshot:
-        radiograph = self.session.radiograph
-        overlay = self.viewer.overlay_visible and self.viewer.has_heatmap()
-        lines = view_report_lines(
-            radiograph,
-            self.session.prediction,
-            self.viewer.display_window,
-            self.viewer.inverted,
-            self.viewer.heatmap_label if overlay else None,
-            strip_identifiers,
-            self.viewer.last_measurement,
-            flags=self.prediction_panel.flags,
-        )
-        return ViewSnapshot(self.viewer.render_view(strip_identifiers=strip_identifiers), tuple(lines))
+        return view_snapshot(self, strip_identifiers)
 
     def export_view(self, path: str, fmt: str, strip_identifiers: bool = True) -> str | None:
         """Write the current view; errors are shown in a dialog. Returns the path or None."""
-        if self.session.radiograph is None:
-            return None
-        try:
-            snapshot = self.view_snapshot(strip_identifiers)
-            written = write_view_png(path, snapshot) if fmt == "png" else write_view_pdf(path, snapshot)
-        except Exception as exc:
-            from radiview.gui.workers import task_error
-
-            self._present_error(task_error(0, "Cannot export the view", exc))
-            return None
-        self.statusBar().showMessage(f"Saved {written}", 6000)
-        self.exported.emit(str(written))
-        return str(written)
+        return export_view(self, path, fmt, strip_identifiers)
 
     # ================================================================= errors ================
     def _present_error(self, error: TaskError) -> None:
