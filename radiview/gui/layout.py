@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QRunnable, QSettings, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import (
     QDockWidget,
     QFrame,
@@ -33,6 +33,7 @@ from radiview.errors import RadiviewError
 from radiview.gui.viewer import FilmViewer
 from radiview.io import load_radiograph, read_dicom_frames
 from radiview.io.radiograph import Radiograph
+from radiview.settings import config_dir
 
 log = logging.getLogger("radiview.gui")
 
@@ -315,3 +316,25 @@ def add_dock(
     )
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
     return dock
+
+
+def _window_state_file() -> QSettings:
+    return QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
+
+
+def restore_window_state(window: QMainWindow) -> None:
+    """The window's size, place, docks and toolbar as the user left them (window.ini)."""
+    state = _window_state_file()
+    geometry = state.value("geometry")
+    if geometry is not None:
+        window.restoreGeometry(geometry)
+    layout = state.value("state")
+    if layout is not None:
+        window.restoreState(layout)
+
+
+def save_window_state(window: QMainWindow) -> None:
+    state = _window_state_file()
+    state.setValue("geometry", window.saveGeometry())
+    state.setValue("state", window.saveState())
+    state.sync()

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSettings, Qt, QThread, Signal
+from PySide6.QtCore import Qt, QThread, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -40,7 +40,7 @@ from radiview.gui.dialogs.errors import ErrorDialog, show_error
 from radiview.gui.dialogs.settings import SettingsDialog
 from radiview.gui.dialogs.shortcuts import ShortcutsDialog
 from radiview.gui.export import ViewSnapshot, choose_view_export, export_view, view_snapshot
-from radiview.gui.layout import ViewerArea, add_dock
+from radiview.gui.layout import ViewerArea, add_dock, restore_window_state, save_window_state
 from radiview.gui.panels.batch import BatchPanel
 from radiview.gui.panels.empty_hint import EmptyFilmHint
 from radiview.gui.panels.metadata import MetadataPanel
@@ -64,7 +64,7 @@ from radiview.gui.workers import (
 )
 from radiview.inference.attention import AttentionMask, build_attention_mask, heatmap_for_display
 from radiview.inference.flags import reading_flags
-from radiview.settings import Settings, config_dir, load_settings, save_settings
+from radiview.settings import Settings, load_settings, save_settings
 
 if TYPE_CHECKING:
     from radiview.inference.prediction import Explanation, Prediction
@@ -136,7 +136,7 @@ class MainWindow(QMainWindow, WindowActions):
         self.batch = BatchController(self)  # start/cancel/export of the Batch tab
         self._apply_settings(self.settings, reload_model=False)
         self._request_model()
-        self._restore_geometry()
+        restore_window_state(self)
 
     # ================================================================= construction ==========
     def _build_widgets(self) -> None:
@@ -274,23 +274,6 @@ class MainWindow(QMainWindow, WindowActions):
     def apply_new_settings(self, settings: Settings) -> None:
         self._apply_settings(settings)
         self._store_settings(settings)
-
-    def _restore_geometry(self) -> None:
-        state = QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
-        geometry = state.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        layout = state.value("state")
-        if layout is not None:
-            self.restoreState(layout)
-
-    def _save_geometry(self) -> None:
-        if not self.save_on_change:
-            return
-        state = QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
-        state.setValue("geometry", self.saveGeometry())
-        state.setValue("state", self.saveState())
-        state.sync()
 
     # ================================================================= model =================
     def _request_model(self) -> None:
@@ -509,7 +492,7 @@ class MainWindow(QMainWindow, WindowActions):
         if name and name != "Custom":
             self.viewer.apply_preset(name)
 
-    def _on_viewer_window_changed(self, _window: Any) -> None:
+    def _on_viewer_window_changed(self, _window: object) -> None:
         index = self.preset_combo.findData(self.viewer.preset or "Custom")
         self.preset_combo.setCurrentIndex(index if index >= 0 else self.preset_combo.count() - 1)
 
@@ -521,7 +504,7 @@ class MainWindow(QMainWindow, WindowActions):
         text = f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
         self.pixel_label.setText(f"x {probe.column}  y {probe.row}  value {text}")
 
-    def _update_title(self, radiograph: Any) -> None:
+    def _update_title(self, radiograph: Radiograph | None) -> None:
         name = f" — {radiograph.name}" if radiograph is not None else ""
         self.setWindowTitle(f"{APP_TITLE}{name} — {TITLE_NOTICE}")
 
@@ -615,7 +598,8 @@ class MainWindow(QMainWindow, WindowActions):
         return ok
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self._save_geometry()
+        if self.save_on_change:
+            save_window_state(self)
         self.shutdown()
         super().closeEvent(event)
 
