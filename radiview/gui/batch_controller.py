@@ -43,7 +43,6 @@ class BatchController(QObject):
         self._export_ids = 0
         self.panel.start_requested.connect(self.start)
         self.panel.cancel_requested.connect(self.cancel)
-        self.panel.film_activated.connect(window.open_file)
         self.panel.export_requested.connect(self.choose_export)
         self.csv_requested.connect(window.loader.write_csv)
         self.pdf_requested.connect(window.inference.write_pdf)

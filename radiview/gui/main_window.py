@@ -1,8 +1,11 @@
 """The main window: viewer in the middle, AI reader and film info on the right, batch tab.
 
 The window wires widgets to the Session and to the two worker threads (loader, inference);
-it computes nothing itself. Every request to a worker carries the Session's request id, so
-an answer about a film the user has already replaced is dropped.
+it computes nothing itself. The Session is the hub: the window stores each value there once
+and the viewer and panels follow its signals. Every request to a worker carries the Session's
+request id, so an answer about a film the user has already replaced is dropped. The action
+table, menus and toolbar live in actions.py; the Batch tab's run and exports in
+batch_controller.py.
 """
 
 from __future__ import annotations
@@ -196,6 +199,7 @@ class MainWindow(QMainWindow, WindowActions):
         self.prediction_panel.colormap_changed.connect(self.viewer.set_colormap)
         self.prediction_panel.explain_label_changed.connect(self._on_explain_label_changed)
         self.metadata_panel.all_tags_requested.connect(self._request_tags)
+        self.batch_panel.film_activated.connect(self.open_file)
 
     def _connect_session(self) -> None:
         """The Session is the hub: the window sets each value there once, and views follow."""
