@@ -45,11 +45,11 @@ def test_queued_calls_run_between_items_without_a_nested_loop(qtbot) -> None:  #
     yielded: list[int] = []
     worker.yielded.connect(yielded.append)
     try:
-        with qtbot.waitSignal(worker.finished, timeout=10000):
-            worker.start_in_own_thread()
-            qtbot.waitUntil(lambda: log == ["item 0"], timeout=5000)
-            thread_probe.ping.emit()  # queued to the worker's thread
-            release.set()
+        worker.start_in_own_thread()
+        qtbot.waitUntil(lambda: "item 0" in log, timeout=5000)
+        thread_probe.ping.emit()  # queued to the worker's thread while it waits in item 1
+        release.set()
+        qtbot.waitUntil(lambda: worker.is_done() and len(yielded) == 4, timeout=10000)
     finally:
         release.set()
         assert stop_worker_thread(thread)
@@ -70,8 +70,8 @@ def test_generator_error_becomes_task_error_then_finished(qtbot) -> None:  # typ
     worker.moveToThread(thread)
     errors: list[TaskError] = []
     worker.errored.connect(errors.append)
-    with qtbot.waitSignal(worker.finished, timeout=10000):
-        worker.start_in_own_thread()
+    worker.start_in_own_thread()
+    qtbot.waitUntil(lambda: worker.is_done() and len(errors) == 1, timeout=10000)
     assert [(e.title, e.path) for e in errors] == [("Screening failed", "/films")]
     assert "folder vanished" in errors[0].message
     assert stop_worker_thread(thread)
@@ -91,10 +91,10 @@ def test_quit_then_stopping_the_thread_closes_the_generator(qtbot) -> None:  # t
 
     worker = GeneratorWorker(items)
     worker.moveToThread(thread)
-    aborted: list[bool] = []
-    worker.aborted.connect(lambda: aborted.append(True))
-    with qtbot.waitSignal(worker.yielded, timeout=5000):
-        worker.start_in_own_thread()
+    started = threading.Event()
+    worker.yielded.connect(lambda _item: started.set())
+    worker.start_in_own_thread()
+    qtbot.waitUntil(started.is_set, timeout=5000)
     worker.quit()
     assert stop_worker_thread(thread)
     assert worker.is_done() and closed.is_set()
