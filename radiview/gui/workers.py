@@ -36,7 +36,6 @@ from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal, SignalInst
 from radiview.errors import RadiviewError
 
 if TYPE_CHECKING:  # payload types only: importing them at run time would load torch here
-    from radiview.batch.csv_report import CsvReportWriter
     from radiview.batch.records import ScreeningRecord
     from radiview.inference import Classifier
     from radiview.inference.bundle import ModelCard
@@ -429,7 +428,7 @@ class InferenceWorker(QObject):
         classifier = self._require_model()
         listing = list_folder(request.folder, request.recursive)
         journal = open_screening_journal(request.folder, request.recursive, classifier.card)
-        counts: list[Any] = [None]  # ScreeningCounts, set by on_progress before each record
+        counts: list[Any] = [None]
         records = iter_screening(
             listing.items,
             classifier,
@@ -450,7 +449,7 @@ class InferenceWorker(QObject):
             journal.path.unlink(missing_ok=True)
 
 
-def open_screening_journal(folder: str, recursive: bool, card: ModelCard) -> CsvReportWriter:
+def open_screening_journal(folder: str, recursive: bool, card: Any) -> Any:
     """This folder's journal, resumed; an unusable one (damaged, another model) starts afresh.
 
     Another RadiView window screening the same folder holds its lock: that is an error.
