@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter
+from PySide6.QtWidgets import QFileDialog
 
 from radiview import RESEARCH_NOTICE, __version__
 from radiview.atomic import atomic_path
@@ -26,6 +27,9 @@ from radiview.gui.panels.prediction import label_title
 from radiview.gui.viewer import ATTENTION_LABEL
 from radiview.inference.wording import finding_title, format_probability, human_gate_reason
 from radiview.render import fade_text
+
+if TYPE_CHECKING:
+    from radiview.gui.main_window import MainWindow
 
 #: Metadata shown on an export (when present); identifying ones only without stripping.
 EXPORT_KEYS = (
@@ -190,7 +194,8 @@ def compose_view_image(snapshot: ViewSnapshot) -> QImage:
 
 def write_view_png(path: str | os.PathLike[str], snapshot: ViewSnapshot) -> Path:
     image = compose_view_image(snapshot)
-    return _atomic(Path(path), lambda tmp: image.save(tmp, "PNG"))
+    # PySide6's stub types the format as bytes; the binding refuses bytes and wants str.
+    return _atomic(Path(path), lambda tmp: image.save(tmp, "PNG"))  # type: ignore[call-overload]
 
 
 def write_view_pdf(path: str | os.PathLike[str], snapshot: ViewSnapshot) -> Path:
@@ -234,3 +239,52 @@ def write_view_pdf(path: str | os.PathLike[str], snapshot: ViewSnapshot) -> Path
         return True
 
     return _atomic(Path(path), write)
+
+
+# ----- the window's "Export view" ----------------------------------------------------------------
+def choose_view_export(window: MainWindow, fmt: str) -> None:
+    """Ask where to save the current view as ``fmt`` ("png" or "pdf"), then write it."""
+    radiograph = window.session.radiograph
+    if radiograph is None:
+        window.statusBar().showMessage("Open a film first", 4000)
+        return
+    default_dir = window.settings.report_dir or str(Path.home())
+    stem = Path(radiograph.name).stem
+    suggested = os.path.join(default_dir, f"{stem}-view.{fmt}")
+    filter_ = "PNG images (*.png)" if fmt == "png" else "PDF files (*.pdf)"
+    path, _ = QFileDialog.getSaveFileName(window, f"Export view as {fmt.upper()}", suggested, filter_)
+    if path:
+        export_view(window, path, fmt, window.settings.strip_identifiers)
+
+
+def view_snapshot(window: MainWindow, strip_identifiers: bool) -> ViewSnapshot:
+    viewer = window.viewer
+    overlay = viewer.overlay_visible and viewer.has_heatmap()
+    lines = view_report_lines(
+        window.session.radiograph,
+        window.session.prediction,
+        viewer.display_window,
+        viewer.inverted,
+        viewer.heatmap_label if overlay else None,
+        strip_identifiers,
+        viewer.last_measurement,
+        flags=window.prediction_panel.flags,
+    )
+    return ViewSnapshot(viewer.render_view(strip_identifiers=strip_identifiers), tuple(lines))
+
+
+def export_view(window: MainWindow, path: str, fmt: str, strip_identifiers: bool = True) -> str | None:
+    """Write the current view; errors are shown in a dialog. Returns the path or None."""
+    if window.session.radiograph is None:
+        return None
+    try:
+        snapshot = view_snapshot(window, strip_identifiers)
+        written = write_view_png(path, snapshot) if fmt == "png" else write_view_pdf(path, snapshot)
+    except Exception as exc:
+        from radiview.gui.workers import task_error
+
+        window._present_error(task_error(0, "Cannot export the view", exc))
+        return None
+    window.statusBar().showMessage(f"Saved {written}", 6000)
+    window.exported.emit(str(written))
+    return str(written)

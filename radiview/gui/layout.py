@@ -12,11 +12,15 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QRunnable, QSettings, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import (
+    QDockWidget,
+    QFrame,
     QHBoxLayout,
     QLabel,
+    QMainWindow,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSlider,
     QSpinBox,
@@ -29,6 +33,7 @@ from radiview.errors import RadiviewError
 from radiview.gui.viewer import FilmViewer
 from radiview.io import load_radiograph, read_dicom_frames
 from radiview.io.radiograph import Radiograph
+from radiview.settings import config_dir
 
 log = logging.getLogger("radiview.gui")
 
@@ -204,7 +209,8 @@ class ViewerArea(QWidget):
             caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(_captioned(self.left_caption, viewer))
-        self.splitter.addWidget(_captioned(self.right_caption, self.right_viewer))
+        self._right_holder = _captioned(self.right_caption, self.right_viewer)
+        self.splitter.addWidget(self._right_holder)
         films_layout = QVBoxLayout(self.films)
         films_layout.setContentsMargins(0, 0, 0, 0)
         films_layout.addWidget(self.splitter)
@@ -223,7 +229,7 @@ class ViewerArea(QWidget):
     def set_layout(self, name: str) -> None:
         two = name == "1x2"
         self.layout_name = "1x2" if two else "1x1"
-        self.right_viewer.parentWidget().setVisible(two)
+        self._right_holder.setVisible(two)
         self.left_caption.setVisible(two)
         if two:  # half and half, also when the widgets are not laid out yet
             QTimer.singleShot(0, self._halve)
@@ -245,7 +251,7 @@ class ViewerArea(QWidget):
         return radiograph
 
     def _link_window(self, source: FilmViewer, target: FilmViewer) -> None:
-        if self._linking or not self.linked or source.window is None or target.radiograph is None:
+        if self._linking or not self.linked or source.display_window is None or target.radiograph is None:
             return
         self._linking = True
         try:
@@ -255,7 +261,7 @@ class ViewerArea(QWidget):
             elif preset and preset != "Custom":
                 target.apply_preset(preset)
             else:
-                target.set_window(source.window)
+                target.set_window(source.display_window)
         finally:
             self._linking = False
 
@@ -283,3 +289,52 @@ def _captioned(caption: QLabel, viewer: FilmViewer) -> QWidget:
     column.addWidget(caption)
     column.addWidget(viewer, 1)
     return holder
+
+
+def add_dock(
+    window: QMainWindow, title: str, widget: QWidget, name: str, scroll: bool = False
+) -> QDockWidget:
+    """A movable, closable dock on the right of ``window``; ``scroll`` wraps ``widget``."""
+    dock = QDockWidget(title, window)
+    dock.setObjectName(name)
+    if scroll:
+        # Word-wrapped labels (the gate's reason) make the panel taller than a short dock;
+        # scroll instead of squeezing the combo boxes until their text is cut.
+        area = QScrollArea()
+        area.setWidgetResizable(True)
+        area.setFrameShape(QFrame.Shape.NoFrame)
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        area.setWidget(widget)
+        # Never narrower than the panel's own minimum: the dock cannot clip its text.
+        area.setMinimumWidth(widget.minimumWidth() + area.verticalScrollBar().sizeHint().width())
+        widget = area
+    dock.setWidget(widget)
+    dock.setFeatures(
+        QDockWidget.DockWidgetFeature.DockWidgetMovable
+        | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        | QDockWidget.DockWidgetFeature.DockWidgetClosable
+    )
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    return dock
+
+
+def _window_state_file() -> QSettings:
+    return QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
+
+
+def restore_window_state(window: QMainWindow) -> None:
+    """The window's size, place, docks and toolbar as the user left them (window.ini)."""
+    state = _window_state_file()
+    geometry = state.value("geometry")
+    if geometry is not None:
+        window.restoreGeometry(geometry)
+    layout = state.value("state")
+    if layout is not None:
+        window.restoreState(layout)
+
+
+def save_window_state(window: QMainWindow) -> None:
+    state = _window_state_file()
+    state.setValue("geometry", window.saveGeometry())
+    state.setValue("state", window.saveState())
+    state.sync()

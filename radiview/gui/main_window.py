@@ -1,8 +1,11 @@
 """The main window: viewer in the middle, AI reader and film info on the right, batch tab.
 
 The window wires widgets to the Session and to the two worker threads (loader, inference);
-it computes nothing itself. Every request to a worker carries the Session's request id, so
-an answer about a film the user has already replaced is dropped.
+it computes nothing itself. The Session is the hub: the window stores each value there once
+and the viewer and panels follow its signals. Every request to a worker carries the Session's
+request id, so an answer about a film the user has already replaced is dropped. The action
+table, menus and toolbar live in actions.py; the Batch tab's run and exports in
+batch_controller.py.
 """
 
 from __future__ import annotations
@@ -12,32 +15,35 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSettings, Qt, QThread, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
+from PySide6.QtCore import Qt, QThread, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import (
-    QApplication,
-    QComboBox,
-    QDockWidget,
     QFileDialog,
-    QFrame,
     QLabel,
     QMainWindow,
-    QMenu,
-    QScrollArea,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from radiview import RESEARCH_NOTICE
+from radiview.gui.actions import (
+    WindowActions,
+    build_menus,
+    build_toolbar,
+    fill_recent_menu,
+    install_actions,
+    shortcut_rows,
+)
+from radiview.gui.batch_controller import BatchController
 from radiview.gui.dialogs.about import AboutDialog
 from radiview.gui.dialogs.errors import ErrorDialog, show_error
 from radiview.gui.dialogs.settings import SettingsDialog
 from radiview.gui.dialogs.shortcuts import ShortcutsDialog
-from radiview.gui.export import ViewSnapshot, view_report_lines, write_view_pdf, write_view_png
-from radiview.gui.layout import ViewerArea
+from radiview.gui.export import ViewSnapshot, choose_view_export, export_view, view_snapshot
+from radiview.gui.layout import ViewerArea, add_dock, restore_window_state, save_window_state
 from radiview.gui.panels.batch import BatchPanel
 from radiview.gui.panels.empty_hint import EmptyFilmHint
 from radiview.gui.panels.metadata import MetadataPanel
@@ -48,38 +54,35 @@ from radiview.gui.viewer import FilmViewer, PixelProbe
 from radiview.gui.workers import (
     AnalysisResult,
     ExplanationResult,
-    ExportRequest,
     ExportResult,
     GeneratorWorker,
     InferenceWorker,
     LoaderWorker,
     LoadResult,
     ModelInfo,
-    ScreeningProgress,
-    ScreeningRequest,
-    ScreeningSummary,
     TagsResult,
     TaskError,
     start_worker_thread,
     stop_worker_thread,
 )
-from radiview.inference.attention import build_attention_mask, heatmap_for_display
+from radiview.inference.attention import AttentionMask, build_attention_mask, heatmap_for_display
 from radiview.inference.flags import reading_flags
-from radiview.io.windowing import CHEST_PRESETS
-from radiview.settings import Settings, config_dir, load_settings, save_settings
+from radiview.settings import Settings, load_settings, save_settings
+
+if TYPE_CHECKING:
+    from radiview.inference.prediction import Explanation, Prediction
+    from radiview.io import Radiograph
 
 log = logging.getLogger("radiview.gui")
 
 APP_TITLE = "RadiView"
 TITLE_NOTICE = "Research software, not for diagnosis"
 IMAGE_FILTER = "Radiographs (*.dcm *.dicom *.png *.jpg *.jpeg *.tif *.tiff *.bmp);;All files (*)"
-#: (preset name, key): keys 2-6 in CHEST_PRESETS order; "File" is the file's own window (space).
-PRESET_KEYS = tuple(zip(CHEST_PRESETS, "23456", strict=False))
 
 ErrorPresenter = Callable[[QWidget, str, str, str], Any]
 
 
-class MainWindow(QMainWindow):
+class MainWindow(QMainWindow, WindowActions):
     """RadiView's window. ``bundle_dir`` None = the bundled model (resources/model)."""
 
     # Public events (tests and screenshots wait on these).
@@ -94,11 +97,9 @@ class MainWindow(QMainWindow):
     # Requests to the workers (queued across threads).
     _load_requested = Signal(int, str)
     _tags_requested = Signal(int, str)
-    _csv_requested = Signal(object)
     _model_requested = Signal(str, str)
     _analyze_requested = Signal(int, object, str)
     _explain_requested = Signal(int, object, str)
-    _pdf_requested = Signal(object)
 
     def __init__(
         self,
@@ -117,12 +118,8 @@ class MainWindow(QMainWindow):
         self.model_error: TaskError | None = None
         self.last_error: TaskError | None = None
         self.last_error_dialog: ErrorDialog | Any = None
-        self._screening: GeneratorWorker | None = None
-        self._screening_progress: ScreeningProgress | None = None
-        self._screening_request: ScreeningRequest | None = None
-        self._export_ids = 0
         self._shut_down = False
-        self._attention_mask: Any = None  # the film's body/text mask, built on its first heatmap
+        self._attention_mask: AttentionMask | None = None  # the film's, built on its first heatmap
 
         self.setWindowTitle(f"{APP_TITLE} — {TITLE_NOTICE}")
         icon = _app_icon()
@@ -131,14 +128,18 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.resize(1400, 900)
         self._build_widgets()
-        self._build_actions()
-        self._build_menus_and_toolbar()
+        self._build_status_bar()
+        self._connect_widgets()
+        install_actions(self)  # actions.py: the action table, menus and toolbar
+        build_menus(self)
+        build_toolbar(self)
         self.reading = ReadingRoom(self, self.viewer_area)  # next/prev, corners, tools, 1×2
         self._connect_session()
         self._start_workers()
+        self.batch = BatchController(self)  # start/cancel/export of the Batch tab
         self._apply_settings(self.settings, reload_model=False)
         self._request_model()
-        self._restore_geometry()
+        restore_window_state(self)
 
     # ================================================================= construction ==========
     def _build_widgets(self) -> None:
@@ -155,7 +156,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.banner)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.viewer = FilmViewer()
+        self.viewer: FilmViewer = FilmViewer()
         self.batch_panel = BatchPanel()
         self.viewer_area = ViewerArea(self.viewer)  # frame bar, 1×1 / 1×2 viewports
         self.tabs.addTab(self.viewer_area, "Film")
@@ -169,14 +170,17 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.prediction_panel = PredictionPanel()
-        self.prediction_dock = self._dock(PANEL_TITLE, self.prediction_panel, "predictionDock", scroll=True)
+        self.prediction_dock = add_dock(
+            self, PANEL_TITLE, self.prediction_panel, "predictionDock", scroll=True
+        )
         self.metadata_panel = MetadataPanel()
-        self.metadata_dock = self._dock("Film information", self.metadata_panel, "metadataDock")
+        self.metadata_dock = add_dock(self, "Film information", self.metadata_panel, "metadataDock")
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([self.prediction_dock], [360], Qt.Orientation.Horizontal)
         # The AI reading gets most of the column's height; the tag list scrolls.
         self.resizeDocks([self.prediction_dock, self.metadata_dock], [600, 300], Qt.Orientation.Vertical)
 
+    def _build_status_bar(self) -> None:
         self.pixel_label = QLabel("")
         self.pixel_label.setMinimumWidth(260)
         self.measure_label = QLabel("")
@@ -185,6 +189,7 @@ class MainWindow(QMainWindow):
         for widget in (self.pixel_label, self.measure_label, self.zoom_label, self.model_label):
             self.statusBar().addPermanentWidget(widget)
 
+    def _connect_widgets(self) -> None:
         self.viewer.pixel_hovered.connect(self._on_viewer_pixel_hovered)
         self.viewer.zoom_changed.connect(lambda z: self.zoom_label.setText(f"Zoom {z * 100:.0f}%"))
         self.viewer.window_changed.connect(self._on_viewer_window_changed)
@@ -194,189 +199,19 @@ class MainWindow(QMainWindow):
         self.prediction_panel.colormap_changed.connect(self.viewer.set_colormap)
         self.prediction_panel.explain_label_changed.connect(self._on_explain_label_changed)
         self.metadata_panel.all_tags_requested.connect(self._request_tags)
-        self.batch_panel.start_requested.connect(self.start_screening)
-        self.batch_panel.cancel_requested.connect(self.cancel_screening)
-        self.batch_panel.film_activated.connect(self._on_batch_film_activated)
-        self.batch_panel.export_requested.connect(self._on_batch_export_requested)
-
-    def _dock(self, title: str, widget: QWidget, name: str, scroll: bool = False) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(name)
-        if scroll:
-            # Word-wrapped labels (the gate's reason) make the panel taller than a short dock;
-            # scroll instead of squeezing the combo boxes until their text is cut.
-            area = QScrollArea()
-            area.setWidgetResizable(True)
-            area.setFrameShape(QFrame.Shape.NoFrame)
-            area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-            area.setWidget(widget)
-            # Never narrower than the panel's own minimum: the dock cannot clip its text.
-            area.setMinimumWidth(widget.minimumWidth() + area.verticalScrollBar().sizeHint().width())
-            widget = area
-        dock.setWidget(widget)
-        dock.setFeatures(
-            QDockWidget.DockWidgetFeature.DockWidgetMovable
-            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-            | QDockWidget.DockWidgetFeature.DockWidgetClosable
-        )
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-        return dock
-
-    def _action(
-        self,
-        text: str,
-        slot: Callable[..., Any],
-        keys: str | tuple[str, ...] = (),
-        checkable: bool = False,
-        tip: str = "",
-    ) -> QAction:
-        action = QAction(text, self)
-        sequences = [keys] if isinstance(keys, str) else list(keys)
-        action.setShortcuts([QKeySequence(k) for k in sequences])
-        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        action.setCheckable(checkable)
-        if tip:
-            action.setToolTip(tip)
-        action.triggered.connect(slot)
-        self.addAction(action)  # shortcuts work even when the toolbar/menu is hidden
-        return action
-
-    def _build_actions(self) -> None:
-        a = self._action
-        self.open_action = a("&Open film…", self.choose_file, "Ctrl+O")
-        self.open_folder_action = a("Screen a &folder…", self.choose_folder, "Ctrl+Shift+O")
-        self.open_pacs_action = a("Open from &PACS…", self.show_pacs_dialog, "Ctrl+Shift+P")
-        self.export_png_action = a("Export view as &PNG…", lambda: self.choose_export("png"), "Ctrl+E")
-        self.export_pdf_action = a("Export view as P&DF…", lambda: self.choose_export("pdf"), "Ctrl+Shift+E")
-        self.strip_action = a(
-            "Strip patient identifiers from exports", self._on_strip_toggled, checkable=True
-        )
-        self.strip_action.setChecked(self.settings.strip_identifiers)
-        self.close_film_action = a("&Close film", self.close_film, "Ctrl+W")
-        self.settings_action = a("&Settings…", self.show_settings, "Ctrl+,")
-        self.quit_action = a("&Quit", self.close, "Ctrl+Q")
-
-        self.zoom_in_action = a("Zoom &in", self.viewer.zoom_in, ("+", "Ctrl++"))
-        self.zoom_out_action = a("Zoom &out", self.viewer.zoom_out, ("-", "Ctrl+-"))
-        self.fit_action = a("&Fit to window", self.viewer.fit_to_window, "=")
-        self.actual_size_action = a("&Actual size (1:1)", self.viewer.actual_size, "1")
-        self.reset_window_action = a("&Reset to file window", self.viewer.reset_window, "Space")
-        self.preset_actions: dict[str, QAction] = {}
-        for name, key in PRESET_KEYS:
-            self.preset_actions[name] = a(
-                f"Preset: {name}", lambda _=False, n=name: self.viewer.apply_preset(n), key
-            )
-        self.invert_action = a("&Invert", self._on_invert_triggered, "I", checkable=True)
-        self.rotate_cw_action = a("Rotate &clockwise", lambda: self.viewer.rotate_by(90), "R")
-        self.rotate_ccw_action = a("Rotate counter-clockwise", lambda: self.viewer.rotate_by(-90), "Shift+R")
-        self.flip_h_action = a("Flip &horizontally", self.viewer.flip_horizontal, "F")
-        self.flip_v_action = a("Flip &vertically", self.viewer.flip_vertical, "V")
-        self.reset_view_action = a("Reset orientation", self.viewer.reset_view, "0")
-        self.heatmap_action = a("Show &heatmap", self._on_heatmap_action, "H", checkable=True)
-        self.ruler_action = a("&Ruler (measure distance)", self._on_ruler_action, "M", checkable=True)
-        self.clear_measure_action = a("Clear measurements", self._clear_measurements, "Esc")
-        self.shortcuts_action = a("&Keyboard shortcuts", self.show_shortcuts, "F1")
-        self.about_action = a("&About RadiView", self.show_about)
-        self.about_qt_action = a("About &Qt", QApplication.aboutQt)
-
-    def _build_menus_and_toolbar(self) -> None:
-        menu = self.menuBar()
-        self.file_menu = file_menu = menu.addMenu("&File")
-        file_menu.addAction(self.open_action)
-        self.recent_menu = QMenu("Open &recent", self)
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        file_menu.addMenu(self.recent_menu)
-        file_menu.addAction(self.open_folder_action)
-        file_menu.addAction(self.open_pacs_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.export_png_action)
-        file_menu.addAction(self.export_pdf_action)
-        file_menu.addAction(self.strip_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.close_film_action)
-        file_menu.addAction(self.settings_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-
-        self.view_menu = view_menu = menu.addMenu("&View")
-        for action in (self.zoom_in_action, self.zoom_out_action, self.fit_action, self.actual_size_action):
-            view_menu.addAction(action)
-        view_menu.addSeparator()
-        wl_menu = view_menu.addMenu("&Window / level")
-        wl_menu.addAction(self.reset_window_action)
-        for action in self.preset_actions.values():
-            wl_menu.addAction(action)
-        view_menu.addAction(self.invert_action)
-        view_menu.addSeparator()
-        for action in (
-            self.rotate_cw_action,
-            self.rotate_ccw_action,
-            self.flip_h_action,
-            self.flip_v_action,
-            self.reset_view_action,
-        ):
-            view_menu.addAction(action)
-        view_menu.addSeparator()
-        view_menu.addAction(self.heatmap_action)
-        view_menu.addSeparator()
-        view_menu.addAction(self.prediction_dock.toggleViewAction())
-        view_menu.addAction(self.metadata_dock.toggleViewAction())
-
-        self.tools_menu = tools_menu = menu.addMenu("&Tools")
-        tools_menu.addAction(self.ruler_action)
-        tools_menu.addAction(self.clear_measure_action)
-        tools_menu.addAction(self.open_folder_action)
-
-        help_menu = menu.addMenu("&Help")
-        help_menu.addAction(self.shortcuts_action)
-        help_menu.addAction(self.about_action)
-        help_menu.addAction(self.about_qt_action)
-
-        bar = self.addToolBar("Main")
-        bar.setObjectName("mainToolbar")
-        bar.setMovable(False)
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.open_action.setIconText("Open")
-        self.open_folder_action.setIconText("Screen folder")
-        self.fit_action.setIconText("Fit")
-        self.actual_size_action.setIconText("1:1")
-        self.zoom_in_action.setIconText("Zoom +")
-        self.zoom_out_action.setIconText("Zoom −")
-        self.invert_action.setIconText("Invert")
-        self.rotate_cw_action.setIconText("Rotate")
-        self.flip_h_action.setIconText("Flip")
-        self.heatmap_action.setIconText("Heatmap")
-        self.ruler_action.setIconText("Ruler")
-        self.export_png_action.setIconText("Export")
-        for action in (self.open_action, self.open_folder_action):
-            bar.addAction(action)
-        bar.addSeparator()
-        for action in (self.fit_action, self.actual_size_action, self.zoom_in_action, self.zoom_out_action):
-            bar.addAction(action)
-        bar.addSeparator()
-        bar.addWidget(QLabel(" W/L "))
-        self.preset_combo = QComboBox()
-        self.preset_combo.addItem("File window (Space)", "File")
-        for name, key in PRESET_KEYS:
-            self.preset_combo.addItem(f"{name} ({key})", name)
-        self.preset_combo.addItem("Custom", "Custom")
-        self.preset_combo.setToolTip("Window/level presets for chest films (right-drag for manual W/L)")
-        self.preset_combo.activated.connect(self._on_preset_combo_activated)
-        bar.addWidget(self.preset_combo)
-        bar.addAction(self.invert_action)
-        bar.addSeparator()
-        for action in (self.rotate_cw_action, self.flip_h_action):
-            bar.addAction(action)
-        bar.addSeparator()
-        for action in (self.heatmap_action, self.ruler_action):
-            bar.addAction(action)
-        bar.addSeparator()
-        bar.addAction(self.export_png_action)
+        self.batch_panel.film_activated.connect(self.open_file)
 
     def _connect_session(self) -> None:
-        self.session.radiograph_changed.connect(self._update_title)
-        self.session.radiograph_changed.connect(lambda r: self.empty_hint.setVisible(r is None))
-        self.session.busy_changed.connect(self._on_session_busy_changed)
+        """The Session is the hub: the window sets each value there once, and views follow."""
+        session = self.session
+        session.radiograph_changed.connect(self._update_title)
+        session.radiograph_changed.connect(lambda r: self.empty_hint.setVisible(r is None))
+        session.radiograph_changed.connect(self._forget_attention_mask)
+        session.radiograph_changed.connect(self.viewer.set_radiograph)
+        session.radiograph_changed.connect(self.metadata_panel.show_radiograph)
+        session.prediction_changed.connect(self._show_prediction)
+        session.explanation_changed.connect(self._show_explanation)
+        session.busy_changed.connect(self._on_session_busy_changed)
 
     def _on_session_busy_changed(self, busy: bool) -> None:
         # A busy cursor over the film only: the rest of the window stays fully usable.
@@ -389,7 +224,6 @@ class MainWindow(QMainWindow):
         self.loader_thread = start_worker_thread(self.loader, "radiview-loader")
         self._load_requested.connect(self.loader.load)
         self._tags_requested.connect(self.loader.read_tags)
-        self._csv_requested.connect(self.loader.write_csv)
         self.loader.loaded.connect(self._on_loader_loaded)
         self.loader.tags_read.connect(self._on_loader_tags_read)
         self.loader.exported.connect(self._on_worker_exported)
@@ -401,7 +235,6 @@ class MainWindow(QMainWindow):
         self._model_requested.connect(self.inference.load_model)
         self._analyze_requested.connect(self.inference.analyze)
         self._explain_requested.connect(self.inference.explain)
-        self._pdf_requested.connect(self.inference.write_pdf)
         self.inference.model_loaded.connect(self._on_inference_model_loaded)
         self.inference.model_failed.connect(self._on_inference_model_failed)
         self.inference.analysis_ready.connect(self._on_inference_analysis_ready)
@@ -445,23 +278,6 @@ class MainWindow(QMainWindow):
     def apply_new_settings(self, settings: Settings) -> None:
         self._apply_settings(settings)
         self._store_settings(settings)
-
-    def _restore_geometry(self) -> None:
-        state = QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
-        geometry = state.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        layout = state.value("state")
-        if layout is not None:
-            self.restoreState(layout)
-
-    def _save_geometry(self) -> None:
-        if not self.save_on_change:
-            return
-        state = QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
-        state.setValue("geometry", self.saveGeometry())
-        state.setValue("state", self.saveState())
-        state.sync()
 
     # ================================================================= model =================
     def _request_model(self) -> None:
@@ -539,10 +355,7 @@ class MainWindow(QMainWindow):
 
     def _clear_film(self, status: str, hint_title: str = "") -> None:
         """Empty every view of the film: image, reading, heatmap, tags, title, readouts."""
-        self.session.set_radiograph(None)  # → title without a film name, empty hint shown
-        self._attention_mask = None
-        self.viewer.set_radiograph(None)
-        self.metadata_panel.show_radiograph(None)
+        self.session.set_radiograph(None)  # → title, hint, viewer, tags, reading and map emptied
         self.prediction_panel.clear(status)
         for label in (self.pixel_label, self.measure_label, self.zoom_label):
             label.setText("")
@@ -553,11 +366,8 @@ class MainWindow(QMainWindow):
             log.debug("dropping stale film %s", result.radiograph.source)
             return
         radiograph = result.radiograph
-        self.session.set_radiograph(radiograph)
-        self.viewer.set_radiograph(radiograph)
+        self.session.set_radiograph(radiograph)  # → title, viewer, tags, empty reading
         self.viewer.set_overlay_visible(self.heatmap_action.isChecked())
-        self.metadata_panel.show_radiograph(radiograph)
-        self.prediction_panel.show_prediction(None)
         self.statusBar().showMessage(f"Opened {radiograph.name}", 4000)
         for warning in radiograph.warnings:
             self.statusBar().showMessage(warning, 8000)
@@ -608,15 +418,20 @@ class MainWindow(QMainWindow):
         if not self.session.is_current(result.request_id):
             return
         self.session.set_busy(False)
-        self.session.set_prediction(result.prediction)
+        if self.session.radiograph is None:  # closed meanwhile (its id would have changed; belt and braces)
+            return
+        self.session.set_prediction(result.prediction)  # → bars and flags
+        self.session.set_explanation(result.explanation)  # → heatmap and its note
+        self.prediction_ready.emit(result.prediction)
+
+    def _show_prediction(self, prediction: Prediction | None) -> None:
         radiograph = self.session.radiograph
-        if radiograph is None:  # closed meanwhile (its id would have changed; belt and braces)
+        if prediction is None or radiograph is None:
+            self.prediction_panel.show_prediction(None)
             return
         card = self.model_info.card if self.model_info is not None else None
-        flags = reading_flags(result.prediction, radiograph.metadata, card, radiograph.view_position)
-        self.prediction_panel.show_prediction(result.prediction, flags)
-        self._show_explanation(result.explanation)
-        self.prediction_ready.emit(result.prediction)
+        flags = reading_flags(prediction, radiograph.metadata, card, radiograph.view_position)
+        self.prediction_panel.show_prediction(prediction, flags)
 
     def _on_explain_label_changed(self, _label: str) -> None:
         prediction, radiograph = self.session.prediction, self.session.radiograph
@@ -630,11 +445,13 @@ class MainWindow(QMainWindow):
     def _on_inference_explanation_ready(self, result: ExplanationResult) -> None:
         if self.session.is_current(result.request_id):
             self.session.set_busy(False)
-            self._show_explanation(result.explanation)
+            self.session.set_explanation(result.explanation)
 
-    def _show_explanation(self, explanation: Any) -> None:
+    def _forget_attention_mask(self, _radiograph: Radiograph | None) -> None:
+        self._attention_mask = None  # built again on the next film's first heatmap
+
+    def _show_explanation(self, explanation: Explanation | None) -> None:
         """The map as the card's policy and the body/text mask allow, with the panel's note."""
-        self.session.set_explanation(explanation)
         radiograph = self.session.radiograph
         if explanation is not None and radiograph is not None and self._attention_mask is None:
             try:
@@ -656,9 +473,6 @@ class MainWindow(QMainWindow):
         self._present_error(error)
 
     # ================================================================= viewer controls =======
-    def _on_invert_triggered(self, checked: bool) -> None:
-        self.viewer.set_inverted(checked)
-
     def _on_heatmap_action(self, checked: bool) -> None:
         self.prediction_panel.overlay_check.setChecked(checked)  # → _on_overlay_toggled
 
@@ -682,7 +496,7 @@ class MainWindow(QMainWindow):
         if name and name != "Custom":
             self.viewer.apply_preset(name)
 
-    def _on_viewer_window_changed(self, _window: Any) -> None:
+    def _on_viewer_window_changed(self, _window: object) -> None:
         index = self.preset_combo.findData(self.viewer.preset or "Custom")
         self.preset_combo.setCurrentIndex(index if index >= 0 else self.preset_combo.count() - 1)
 
@@ -694,23 +508,21 @@ class MainWindow(QMainWindow):
         text = f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
         self.pixel_label.setText(f"x {probe.column}  y {probe.row}  value {text}")
 
-    def _update_title(self, radiograph: Any) -> None:
+    def _update_title(self, radiograph: Radiograph | None) -> None:
         name = f" — {radiograph.name}" if radiograph is not None else ""
         self.setWindowTitle(f"{APP_TITLE}{name} — {TITLE_NOTICE}")
 
     def show_shortcuts(self) -> ShortcutsDialog:
-        dialog = ShortcutsDialog(self.shortcut_rows(), self)
+        dialog = ShortcutsDialog(shortcut_rows(self), self)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog
 
     def shortcut_rows(self) -> list[tuple[str, str]]:
-        rows = []
-        for action in [*self.actions(), *self.viewer_area.films.actions()]:  # + next/previous film
-            keys = [s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts()]
-            if keys:
-                rows.append((" / ".join(keys), action.text().replace("&", "")))
-        return rows
+        return shortcut_rows(self)
+
+    def _fill_recent_menu(self) -> None:
+        fill_recent_menu(self)
 
     def show_about(self) -> AboutDialog:
         card = self.model_info.card if self.model_info is not None else None
@@ -719,14 +531,6 @@ class MainWindow(QMainWindow):
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog
-
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for path in self.settings.recent_files:
-            action = self.recent_menu.addAction(path)
-            action.triggered.connect(lambda _=False, p=path: self.open_file(p))
-        if not self.settings.recent_files:
-            self.recent_menu.addAction("(none)").setEnabled(False)
 
     # ================================================================= drag and drop =========
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -742,104 +546,21 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
 
     # ================================================================= batch screening =======
+    # (batch_controller.py does the work; these stay for callers: cli, tests, drag and drop)
     @property
     def screening_running(self) -> bool:
-        return self._screening is not None
+        return self.batch.running
 
     def start_screening(self, folder: str, recursive: bool = True) -> GeneratorWorker | None:
         """Screen ``folder`` on the inference thread; rows arrive in the Batch tab."""
-        self.tabs.setCurrentWidget(self.batch_panel)
-        if self._screening is not None:
-            self.statusBar().showMessage("A screening run is already in progress", 5000)
-            return None
-        if self.model_info is None:
-            problem = (
-                self.model_error.message if self.model_error else "the model is still loading; try again"
-            )
-            self._present_error(TaskError(0, "Cannot screen the folder", f"{folder}: {problem}", folder))
-            return None
-        request = ScreeningRequest(folder=folder, recursive=recursive)
-        inference = self.inference  # runs on the inference thread, which owns the classifier
-        worker = GeneratorWorker(
-            lambda cancel: inference.iter_screening(request, cancel),
-            "Screening failed",
-            interleave_events=True,
-        )
-        worker.moveToThread(self.inference_thread)
-        worker.yielded.connect(self._on_screening_yielded)
-        worker.errored.connect(self._on_screening_errored)
-        worker.finished.connect(self._on_screening_finished)
-        self._screening = worker
-        self._screening_progress = None
-        self._screening_request = request
-        self.batch_panel.begin(folder)
-        worker.start_in_own_thread()
-        return worker
+        return self.batch.start(folder, recursive)
 
     def cancel_screening(self) -> None:
-        if self._screening is not None:
-            self._screening.quit()
-            self.batch_panel.mark_cancelling()
-
-    def _on_screening_yielded(self, progress: ScreeningProgress) -> None:
-        self._screening_progress = progress
-        self.batch_panel.add_progress(progress)
-
-    def _on_screening_errored(self, error: TaskError) -> None:
-        self.batch_panel.fail(error.message)
-        self._present_error(error)
-
-    def _on_screening_finished(self) -> None:
-        worker, request, progress = self._screening, self._screening_request, self._screening_progress
-        self._screening = None
-        if worker is None or request is None:
-            return
-        summary = ScreeningSummary(
-            folder=request.folder,
-            done=progress.done if progress else 0,
-            total=progress.total if progress else 0,
-            elapsed_s=progress.elapsed_s if progress else 0.0,
-            cancelled=worker.abort_requested,
-        )
-        worker.deleteLater()
-        if self.batch_panel.running:
-            self.batch_panel.finish(summary)
-        self.statusBar().showMessage(
-            f"Screening {'cancelled' if summary.cancelled else 'finished'}: {summary.done} films", 6000
-        )
-        self.screening_finished.emit(summary)
-
-    def _on_batch_film_activated(self, path: str) -> None:
-        self.open_file(path)
-
-    def _on_batch_export_requested(self, fmt: str) -> None:
-        default_dir = self.settings.report_dir or str(Path.home())
-        name = f"screening-report.{fmt}"
-        title = "Export screening report as CSV" if fmt == "csv" else "Export screening report as PDF"
-        filter_ = "CSV files (*.csv)" if fmt == "csv" else "PDF files (*.pdf)"
-        path, _ = QFileDialog.getSaveFileName(self, title, os.path.join(default_dir, name), filter_)
-        if path:
-            self.export_screening(path, fmt)
+        self.batch.cancel()
 
     def export_screening(self, path: str, fmt: str) -> int:
-        """Write the batch table with the CLI's writers (CSV on the loader, PDF on inference)."""
-        self._export_ids += 1
-        labels = tuple(self.model_info.card.labels) if self.model_info else self.batch_panel.model.labels
-        request = ExportRequest(
-            self._export_ids,
-            path,
-            self.batch_panel.model.results,
-            self.batch_panel.folder,
-            labels,
-            self.model_info.card.display_name if self.model_info else "",
-            self.settings.strip_identifiers,
-        )
-        self.statusBar().showMessage(f"Writing {os.path.basename(path)}…")
-        if fmt == "csv":
-            self._csv_requested.emit(request)
-        else:
-            self._pdf_requested.emit(request)
-        return request.request_id
+        """Write the batch table as CSV or PDF; returns the request id."""
+        return self.batch.export(path, fmt)
 
     def _on_worker_exported(self, result: ExportResult) -> None:
         self.statusBar().showMessage(f"Saved {result.path}", 6000)
@@ -851,48 +572,14 @@ class MainWindow(QMainWindow):
 
     # ================================================================= view export ===========
     def choose_export(self, fmt: str) -> None:
-        radiograph = self.session.radiograph
-        if radiograph is None:
-            self.statusBar().showMessage("Open a film first", 4000)
-            return
-        default_dir = self.settings.report_dir or str(Path.home())
-        stem = Path(radiograph.name).stem
-        suggested = os.path.join(default_dir, f"{stem}-view.{fmt}")
-        filter_ = "PNG images (*.png)" if fmt == "png" else "PDF files (*.pdf)"
-        path, _ = QFileDialog.getSaveFileName(self, f"Export view as {fmt.upper()}", suggested, filter_)
-        if path:
-            self.export_view(path, fmt, self.settings.strip_identifiers)
+        choose_view_export(self, fmt)
 
     def view_snapshot(self, strip_identifiers: bool) -> ViewSnapshot:
-        radiograph = self.session.radiograph
-        overlay = self.viewer.overlay_visible and self.viewer.has_heatmap()
-        lines = view_report_lines(
-            radiograph,
-            self.session.prediction,
-            self.viewer.window,
-            self.viewer.inverted,
-            self.viewer.heatmap_label if overlay else None,
-            strip_identifiers,
-            self.viewer.last_measurement,
-            flags=self.prediction_panel.flags,
-        )
-        return ViewSnapshot(self.viewer.render_view(strip_identifiers=strip_identifiers), tuple(lines))
+        return view_snapshot(self, strip_identifiers)
 
     def export_view(self, path: str, fmt: str, strip_identifiers: bool = True) -> str | None:
         """Write the current view; errors are shown in a dialog. Returns the path or None."""
-        if self.session.radiograph is None:
-            return None
-        try:
-            snapshot = self.view_snapshot(strip_identifiers)
-            written = write_view_png(path, snapshot) if fmt == "png" else write_view_pdf(path, snapshot)
-        except Exception as exc:
-            from radiview.gui.workers import task_error
-
-            self._present_error(task_error(0, "Cannot export the view", exc))
-            return None
-        self.statusBar().showMessage(f"Saved {written}", 6000)
-        self.exported.emit(str(written))
-        return str(written)
+        return export_view(self, path, fmt, strip_identifiers)
 
     # ================================================================= errors ================
     def _present_error(self, error: TaskError) -> None:
@@ -907,15 +594,16 @@ class MainWindow(QMainWindow):
             return all(t.isFinished() or not t.isRunning() for t in self.worker_threads())
         self._shut_down = True
         self.reading.shutdown()
-        if self._screening is not None:
-            self._screening.quit()
+        if self.batch.worker is not None:
+            self.batch.worker.quit()
         ok = True
         for thread in self.worker_threads():
             ok = stop_worker_thread(thread, timeout_ms) and ok
         return ok
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self._save_geometry()
+        if self.save_on_change:
+            save_window_state(self)
         self.shutdown()
         super().closeEvent(event)
 

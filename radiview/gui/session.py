@@ -8,9 +8,13 @@ gets a new id, and a worker's answer is accepted only if it carries the current 
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
+
+if TYPE_CHECKING:
+    from radiview.inference.prediction import Explanation, Prediction
+    from radiview.io import Radiograph
 
 
 class Session(QObject):
@@ -24,9 +28,9 @@ class Session(QObject):
         self._ids = itertools.count(1)
         self.request_id = 0
         self.path: str | None = None  # the film asked for (may still be loading)
-        self.radiograph: Any = None
-        self.prediction: Any = None
-        self.explanation: Any = None
+        self.radiograph: Radiograph | None = None
+        self.prediction: Prediction | None = None
+        self.explanation: Explanation | None = None
         self.busy = False
 
     def begin(self, path: str) -> int:
@@ -39,7 +43,7 @@ class Session(QObject):
     def is_current(self, request_id: int) -> bool:
         return request_id == self.request_id
 
-    def set_radiograph(self, radiograph: Any) -> None:
+    def set_radiograph(self, radiograph: Radiograph | None) -> None:
         self.radiograph = radiograph
         self.prediction = None
         self.explanation = None
@@ -47,11 +51,11 @@ class Session(QObject):
         self.prediction_changed.emit(None)
         self.explanation_changed.emit(None)
 
-    def set_prediction(self, prediction: Any) -> None:
+    def set_prediction(self, prediction: Prediction | None) -> None:
         self.prediction = prediction
         self.prediction_changed.emit(prediction)
 
-    def set_explanation(self, explanation: Any) -> None:
+    def set_explanation(self, explanation: Explanation | None) -> None:
         self.explanation = explanation
         self.explanation_changed.emit(explanation)
 

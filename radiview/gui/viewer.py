@@ -155,7 +155,8 @@ class FilmViewer(QGraphicsView):
         return self._radiograph
 
     @property
-    def window(self) -> Window | None:
+    def display_window(self) -> Window | None:
+        """The W/L shown now (named so it does not shadow QWidget.window())."""
         return self._window
 
     @property
@@ -477,7 +478,8 @@ class FilmViewer(QGraphicsView):
         self._show_annotations()
         label = describe(annotation, self._radiograph)
         if annotation.kind == "length":
-            self._last_measurement = measure_distance(*annotation.points[:2], self._radiograph)
+            start, end = annotation.points[:2]
+            self._last_measurement = measure_distance(start, end, self._radiograph)
             self.measurement_finished.emit(self._last_measurement)
         self.annotation_added.emit(annotation, label)
         return label
@@ -515,7 +517,7 @@ class FilmViewer(QGraphicsView):
         self._show_preview()
         self._last_measurement = next(
             (
-                measure_distance(*a.points[:2], self._radiograph)
+                measure_distance(a.points[0], a.points[1], self._radiograph)
                 for a in reversed(self.annotations())
                 if a.kind == "length"
             ),

@@ -7,9 +7,14 @@ the inference thread and never touched from anywhere else (Grad-CAM hooks make i
 non-reentrant). Every request carries a ``request_id``; the GUI drops answers for a film it
 has already replaced.
 
+Every slot runs its work through ``answer``: the result goes out on the slot's done signal,
+any exception becomes a ``TaskError`` on its failure signal (superqt's ``WorkerBase.run``).
+
 Screening runs as a ``GeneratorWorker`` (the superqt ``_qthreading`` pattern): it iterates a
-generator on the inference thread, emits ``yielded`` per item and checks a thread-safe
-abort flag between items, so Cancel stops within one film (or one batch). Every screened film
+generator on the inference thread one queued step at a time, emits ``yielded`` per item and
+checks a thread-safe abort flag between items, so Cancel stops within one film (or one batch).
+Between two steps the thread's event loop runs its other queued calls (the viewer's film is
+analysed while a folder screens) without a nested event loop. Every screened film
 is also journaled to a CSV in the config dir (``screening_journal_path``): a run that is
 cancelled, or dies with the app, resumes where it stopped the next time the same folder is
 screened with the same model; a run that completes deletes its journal.
@@ -24,11 +29,18 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, QMetaObject, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal, SignalInstance, Slot
 
 from radiview.errors import RadiviewError
+
+if TYPE_CHECKING:  # payload types only: importing them at run time would load torch here
+    from radiview.batch.records import ScreeningRecord
+    from radiview.inference import Classifier
+    from radiview.inference.bundle import ModelCard
+    from radiview.inference.prediction import Explanation, Prediction
+    from radiview.io import Radiograph
 
 log = logging.getLogger("radiview.gui")
 
@@ -65,7 +77,7 @@ def task_error(request_id: int, title: str, exc: BaseException) -> TaskError:
 @dataclass(frozen=True)
 class LoadResult:
     request_id: int
-    radiograph: Any  # radiview.io.Radiograph
+    radiograph: Radiograph
 
 
 @dataclass(frozen=True)
@@ -77,7 +89,7 @@ class TagsResult:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    card: Any  # ModelCard
+    card: ModelCard
     device: str
     bundle_dir: str
 
@@ -85,14 +97,14 @@ class ModelInfo:
 @dataclass(frozen=True)
 class AnalysisResult:
     request_id: int
-    prediction: Any  # Prediction
-    explanation: Any  # Explanation | None
+    prediction: Prediction
+    explanation: Explanation | None
 
 
 @dataclass(frozen=True)
 class ExplanationResult:
     request_id: int
-    explanation: Any  # Explanation
+    explanation: Explanation
 
 
 @dataclass(frozen=True)
@@ -107,7 +119,7 @@ class ScreeningRequest:
 class ScreeningProgress:
     """One screened film plus where the run stands."""
 
-    result: Any  # radiview.batch.records.ScreeningRecord
+    result: ScreeningRecord
     done: int
     total: int
     elapsed_s: float
@@ -127,7 +139,7 @@ class ScreeningSummary:
 class ExportRequest:
     request_id: int
     path: str
-    results: tuple[Any, ...]  # ScreeningRecord
+    results: tuple[ScreeningRecord, ...]
     folder: str
     labels: tuple[str, ...] = ()
     model: str = ""  # the model's display name, for the PDF
@@ -161,11 +173,37 @@ def stop_worker_thread(thread: QThread, timeout_ms: int = 15000) -> bool:
     return finished
 
 
+def answer(
+    done: SignalInstance,
+    failed: SignalInstance,
+    request_id: int,
+    title: str,
+    work: Callable[[], object],
+) -> None:
+    """Emit ``work()`` on ``done``; any exception becomes a TaskError on ``failed``.
+
+    The one wrapper every worker slot goes through (superqt's ``WorkerBase.run``): no worker
+    dies silently, and the thread lives on for the next request.
+    """
+    try:
+        result = work()
+    except Exception as exc:
+        failed.emit(task_error(request_id, title, exc))
+        return
+    done.emit(result)
+
+
 def _read_dicom_tag_rows(path: str) -> tuple[tuple[str, str, str, str], ...]:
     """Every tag of a DICOM file as (tag, keyword, VR, value) strings, via io.read_dicom_tags."""
     from radiview.io import read_dicom_tags
 
     return tuple((str(t), str(k), str(vr), str(v)) for t, k, vr, v in read_dicom_tags(path))
+
+
+def _load_radiograph(path: str) -> Radiograph:
+    from radiview.io import load_radiograph
+
+    return load_radiograph(path)
 
 
 # ----- loader thread -------------------------------------------------------------------------
@@ -180,35 +218,34 @@ class LoaderWorker(QObject):
 
     @Slot(int, str)
     def load(self, request_id: int, path: str) -> None:
-        try:
-            from radiview.io import load_radiograph
-
-            radiograph = load_radiograph(path)
-        except Exception as exc:  # every failure becomes a signal; the thread lives on
-            self.failed.emit(task_error(request_id, "Cannot open film", exc))
-            return
-        self.loaded.emit(LoadResult(request_id, radiograph))
+        answer(
+            self.loaded,
+            self.failed,
+            request_id,
+            "Cannot open film",
+            lambda: LoadResult(request_id, _load_radiograph(path)),
+        )
 
     @Slot(int, str)
     def read_tags(self, request_id: int, path: str) -> None:
-        try:
-            rows = _read_dicom_tag_rows(path)
-        except Exception as exc:
-            self.failed.emit(task_error(request_id, "Cannot read DICOM tags", exc))
-            return
-        self.tags_read.emit(TagsResult(request_id, path, rows))
+        answer(
+            self.tags_read,
+            self.failed,
+            request_id,
+            "Cannot read DICOM tags",
+            lambda: TagsResult(request_id, path, _read_dicom_tag_rows(path)),
+        )
 
     @Slot(object)
     def write_csv(self, request: ExportRequest) -> None:
-        try:
+        def write() -> ExportResult:
             from radiview.batch.csv_report import write_csv_report
 
             labels = request.labels or _default_labels()
             write_csv_report(request.path, request.results, labels, request.strip_identifiers)
-        except Exception as exc:
-            self.export_failed.emit(task_error(request.request_id, "Cannot write CSV report", exc))
-            return
-        self.exported.emit(ExportResult(request.request_id, request.path))
+            return ExportResult(request.request_id, request.path)
+
+        answer(self.exported, self.export_failed, request.request_id, "Cannot write CSV report", write)
 
 
 def _default_labels() -> tuple[str, ...]:
@@ -219,16 +256,16 @@ def _default_labels() -> tuple[str, ...]:
 
 # ----- generator worker (superqt pattern) ------------------------------------------------------
 class GeneratorWorker(QObject):
-    """Runs ``factory()`` (a generator) in the thread this object lives in.
+    """Runs ``factory()`` (a generator) in the thread this object lives in, one item per step.
 
-    Emits ``yielded`` for each item, then ``finished``; ``aborted`` instead when ``quit()``
+    Emits ``yielded`` for each item, then ``finished``; ``aborted`` before it when ``quit()``
     was called (checked between items: cooperative, like superqt); ``errored`` with a
     TaskError when the generator raises. ``quit()`` is thread-safe (a threading.Event,
     which is also handed to the generator so it can stop inside a batch).
 
-    With ``interleave_events`` the thread's own queued calls run between items: on the
-    inference thread that lets the film in the viewer be analysed while a batch screens
-    (the classifier is idle between items, and still used from this one thread only).
+    Each step is a queued call, so the thread's other queued calls run between items: on the
+    inference thread that lets the film in the viewer be analysed while a batch screens (the
+    classifier is idle between items, and still used from this one thread only).
     """
 
     started = Signal()
@@ -236,19 +273,16 @@ class GeneratorWorker(QObject):
     errored = Signal(object)
     aborted = Signal()
     finished = Signal()
+    _step_requested = Signal()
 
-    def __init__(
-        self,
-        factory: Callable[[threading.Event], Iterator[Any]],
-        title: str = "Task",
-        interleave_events: bool = False,
-    ) -> None:
+    def __init__(self, factory: Callable[[threading.Event], Iterator[Any]], title: str = "Task") -> None:
         super().__init__()
         self._factory = factory
         self._title = title
-        self._interleave = interleave_events
+        self._items: Iterator[Any] | None = None
         self.abort_event = threading.Event()
         self._done = threading.Event()
+        self._step_requested.connect(self._step, Qt.ConnectionType.QueuedConnection)
 
     def quit(self) -> None:
         self.abort_event.set()
@@ -262,29 +296,56 @@ class GeneratorWorker(QObject):
 
     def start_in_own_thread(self) -> None:
         """Queue ``run`` on this object's thread's event loop."""
+        # If that loop stops first (the app closes), still close the generator and finish.
+        self.thread().finished.connect(self._finish, Qt.ConnectionType.DirectConnection)
         QMetaObject.invokeMethod(self, "run", Qt.ConnectionType.QueuedConnection)
 
     @Slot()
     def run(self) -> None:
         self.started.emit()
         try:
-            for item in self._factory(self.abort_event):
-                # An item that arrives after Cancel is still finished work (the screening
-                # generator has journaled it): show it, or the run's count and its journal's
-                # disagree by one when it resumes.
-                self.yielded.emit(item)
-                if self._interleave:
-                    QCoreApplication.processEvents()  # this thread's queue, not the GUI's
-                if self.abort_event.is_set():
-                    break
+            self._items = iter(self._factory(self.abort_event))
         except Exception as exc:
-            self.errored.emit(task_error(0, self._title, exc))
+            self._finish(exc)
+            return
+        self._step_requested.emit()
+
+    @Slot()
+    def _step(self) -> None:
+        if self._items is None:  # finished already
+            return
+        try:
+            item = next(self._items)
+        except StopIteration:
+            self._finish()
+            return
+        except Exception as exc:
+            self._finish(exc)
+            return
+        # An item that arrives after Cancel is still finished work (the screening generator
+        # has journaled it): show it, or the run's count and its journal's disagree by one.
+        self.yielded.emit(item)
+        if self.abort_event.is_set():
+            self._finish()
         else:
-            if self.abort_event.is_set():
-                self.aborted.emit()
-        finally:
-            self._done.set()
-            self.finished.emit()
+            self._step_requested.emit()
+
+    def _finish(self, error: Exception | None = None) -> None:
+        if self._done.is_set():
+            return
+        items, self._items = self._items, None
+        close = getattr(items, "close", None)
+        try:
+            if close is not None:
+                close()  # a generator's ``finally`` (journal, decoding processes) runs now
+        except Exception as exc:
+            error = error or exc
+        if error is not None:
+            self.errored.emit(task_error(0, self._title, error))
+        elif self.abort_event.is_set():
+            self.aborted.emit()
+        self._done.set()
+        self.finished.emit()
 
 
 # ----- inference thread ------------------------------------------------------------------------
@@ -301,62 +362,59 @@ class InferenceWorker(QObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self._classifier: Any = None
+        self._classifier: Classifier | None = None
 
     @property
     def has_model(self) -> bool:
         return self._classifier is not None
 
-    def _require_model(self) -> Any:
+    def _require_model(self) -> Classifier:
         if self._classifier is None:
             raise RadiviewError("no model is loaded (see Help > About for the bundle problem)")
         return self._classifier
 
     @Slot(str, str)
     def load_model(self, bundle_dir: str, device: str) -> None:
-        try:
+        def load() -> ModelInfo:
             from radiview.inference import Classifier
 
+            self._classifier = None  # a failed load leaves no model, not the previous one
             classifier = Classifier.from_bundle(bundle_dir or None, device=device or "auto")
-        except Exception as exc:
-            self._classifier = None
-            self.model_failed.emit(task_error(0, "Cannot load the model", exc))
-            return
-        self._classifier = classifier
-        resolved = bundle_dir or str(_default_bundle_dir())
-        self.model_loaded.emit(ModelInfo(classifier.card, str(classifier.device), resolved))
+            self._classifier = classifier
+            resolved = bundle_dir or str(_default_bundle_dir())
+            return ModelInfo(classifier.card, str(classifier.device), resolved)
+
+        answer(self.model_loaded, self.model_failed, 0, "Cannot load the model", load)
 
     @Slot(int, object, str)
-    def analyze(self, request_id: int, radiograph: Any, label: str) -> None:
-        try:
+    def analyze(self, request_id: int, radiograph: Radiograph, label: str) -> None:
+        def analyze() -> AnalysisResult:
             prediction, explanation = self._require_model().analyze(radiograph, label or None)
-        except Exception as exc:
-            self.failed.emit(task_error(request_id, "Analysis failed", exc))
-            return
-        self.analysis_ready.emit(AnalysisResult(request_id, prediction, explanation))
+            return AnalysisResult(request_id, prediction, explanation)
+
+        answer(self.analysis_ready, self.failed, request_id, "Analysis failed", analyze)
 
     @Slot(int, object, str)
-    def explain(self, request_id: int, radiograph: Any, label: str) -> None:
-        try:
+    def explain(self, request_id: int, radiograph: Radiograph, label: str) -> None:
+        def explain() -> ExplanationResult:
             explanation = self._require_model().explain(radiograph, label or None)
-        except Exception as exc:
-            self.failed.emit(task_error(request_id, "Grad-CAM failed", exc))
-            return
-        self.explanation_ready.emit(ExplanationResult(request_id, explanation))
+            return ExplanationResult(request_id, explanation)
+
+        answer(self.explanation_ready, self.failed, request_id, "Grad-CAM failed", explain)
 
     @Slot(object)
     def write_pdf(self, request: ExportRequest) -> None:
         """The batch PDF, from the records alone (their thumbnails were made during the run)."""
-        try:
+
+        def write() -> ExportResult:
             from radiview.batch.pdf_report import write_pdf_report
 
             labels = request.labels or _default_labels()
             model = request.model or (self._classifier.card.display_name if self._classifier else "")
             write_pdf_report(request.path, request.results, model, labels, request.folder)
-        except Exception as exc:
-            self.export_failed.emit(task_error(request.request_id, "Cannot write PDF report", exc))
-            return
-        self.exported.emit(ExportResult(request.request_id, request.path))
+            return ExportResult(request.request_id, request.path)
+
+        answer(self.exported, self.export_failed, request.request_id, "Cannot write PDF report", write)
 
     def iter_screening(
         self, request: ScreeningRequest, cancel: threading.Event

@@ -215,7 +215,7 @@ def test_multi_frame_stack_and_cine(qtbot, window, tmp_path) -> None:  # type: i
     bar.play_button.click()
     assert not bar.playing
     assert seen[:3] == [4, 0, 1]  # advances one frame a tick and wraps round
-    assert window.viewer.window == Window(center=1200.0, width=300.0)  # cine keeps W/L
+    assert window.viewer.display_window == Window(center=1200.0, width=300.0)  # cine keeps W/L
     bar.slider.setValue(0)
     assert window.viewer.has_heatmap()  # back on the frame the AI read
     assert window.session.radiograph.metadata["frame"] == "1"  # the AI read frame 1 only
@@ -240,9 +240,9 @@ def test_one_by_two_links_window_level_and_zoom(qtbot, window, films) -> None:  
     right = area.right_viewer
     assert right.radiograph.name == "windowed.dcm" and window.session.radiograph.name == "m2.dcm"
     window.viewer.set_window(Window(center=1800.0, width=640.0))
-    assert right.window == Window(center=1800.0, width=640.0)
+    assert right.display_window == Window(center=1800.0, width=640.0)
     right.set_window(Window(center=1500.0, width=300.0))  # and back the other way
-    assert window.viewer.window == Window(center=1500.0, width=300.0)
+    assert window.viewer.display_window == Window(center=1500.0, width=300.0)
     qtbot.keyClick(window.viewer, "4")  # Lung preset: by name, on each film's own values
     assert right.preset == "Lung"
     window.viewer.zoom_in()

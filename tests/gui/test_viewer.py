@@ -66,7 +66,7 @@ def test_window_level_changes_displayed_pixels(qtbot, window, films) -> None:  #
     qtbot.mousePress(viewport, Qt.MouseButton.RightButton, pos=start)
     qtbot.mouseMove(viewport, pos=start + type(start)(40, 25))
     qtbot.mouseRelease(viewport, Qt.MouseButton.RightButton, pos=start + type(start)(40, 25))
-    dragged = window.viewer.window
+    dragged = window.viewer.display_window
     assert dragged.width > narrow.width and dragged.center > narrow.center
     assert window.viewer.preset == "Custom"
     np.testing.assert_array_equal(shown(window), apply_window(pixels, dragged))
@@ -80,7 +80,7 @@ def test_space_resets_to_the_dicom_window(qtbot, window, films) -> None:  # type
     )
     window.viewer.set_window(Window(100.0, 50.0))
     key(qtbot, window, Qt.Key.Key_Space)
-    assert window.viewer.window == radiograph.default_window
+    assert window.viewer.display_window == radiograph.default_window
     np.testing.assert_array_equal(shown(window), apply_window(radiograph.pixels, radiograph.default_window))
 
 
@@ -93,7 +93,7 @@ def test_preset_keys(qtbot, window, films, k: str, name: str) -> None:  # type: 
     pixels = window.session.radiograph.pixels
     key(qtbot, window, k)
     expected = window_for_preset(pixels, name)
-    assert window.viewer.window == expected
+    assert window.viewer.display_window == expected
     assert window.viewer.preset == name
     assert window.preset_combo.currentData() == name
     np.testing.assert_array_equal(shown(window), apply_window(pixels, expected))
