@@ -25,7 +25,7 @@ run: system-deps venv
 
 test: system-deps venv
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
-	$(VENV)/bin/ruff check radiview training tests benchmarks packaging
+	$(MAKE) --no-print-directory lint
 
 lint: venv
 	$(VENV)/bin/ruff check radiview training tests benchmarks packaging

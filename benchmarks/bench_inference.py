@@ -85,8 +85,10 @@ def main() -> None:
         start = time.perf_counter()
         clf = Classifier.from_bundle(bundle, device=args.device)
         load_s = time.perf_counter() - start
-        print(f"model {clf.card.display_name} ({which}) on {clf.device}, torch {torch.__version__}, "
-              f"{torch.get_num_threads()} CPU threads; bundle load {load_s * 1000:.0f} ms")
+        print(
+            f"model {clf.card.display_name} ({which}) on {clf.device}, torch {torch.__version__}, "
+            f"{torch.get_num_threads()} CPU threads; bundle load {load_s * 1000:.0f} ms"
+        )
         if clf.device.type == "cuda":
             print(f"  GPU: {torch.cuda.get_device_name(clf.device)}")
 

@@ -5,6 +5,4 @@ Research software, not a medical device: not for diagnosis.
 
 __version__ = "0.1.0"
 
-RESEARCH_NOTICE = (
-    "Research software, not a medical device. Not for diagnosis or clinical decisions."
-)
+RESEARCH_NOTICE = "Research software, not a medical device. Not for diagnosis or clinical decisions."

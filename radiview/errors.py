@@ -48,9 +48,7 @@ class MissingDecoderError(InputError):
     ``package`` names what to install.
     """
 
-    def __init__(
-        self, problem: str, path: str | PathLike[str] | None = None, package: str = ""
-    ) -> None:
+    def __init__(self, problem: str, path: str | PathLike[str] | None = None, package: str = "") -> None:
         self.package = package
         super().__init__(problem, path)
 

@@ -58,8 +58,9 @@ class RandAffine:
         cx, cy = w / 2.0, h / 2.0
         ox, oy = cx + tx, cy + ty
         coeffs = (ia, ib, cx - ia * ox - ib * oy, ic, id_, cy - ic * ox - id_ * oy)
-        out = _to_pil(image).transform((w, h), Image.Transform.AFFINE, coeffs,
-                                       resample=Image.Resampling.BILINEAR, fillcolor=0.0)
+        out = _to_pil(image).transform(
+            (w, h), Image.Transform.AFFINE, coeffs, resample=Image.Resampling.BILINEAR, fillcolor=0.0
+        )
         return np.asarray(out, dtype=np.float32)
 
 
@@ -72,8 +73,9 @@ class RandElastic:
 
     def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         h, w = image.shape
-        coarse = torch.from_numpy(rng.normal(0.0, self.magnitude * 2, size=(1, 2, self.grid, self.grid))
-                                  .astype(np.float32))
+        coarse = torch.from_numpy(
+            rng.normal(0.0, self.magnitude * 2, size=(1, 2, self.grid, self.grid)).astype(np.float32)
+        )
         flow = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=True).permute(0, 2, 3, 1)
         ys, xs = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
         base = torch.stack((xs, ys), dim=-1).unsqueeze(0)
@@ -198,11 +200,13 @@ def build_augment(name: str) -> Compose | None:
         return None
     geometric: Sequence[Transform]
     if name == "paper":
-        return Compose((
-            RandHorizontalFlip(),
-            RandAffine(degrees=10, translate=0.05, scale=(0.9, 1.1), shear_degrees=0),
-            RandBrightnessContrast(brightness=0.1, contrast=0.0),
-        ))
+        return Compose(
+            (
+                RandHorizontalFlip(),
+                RandAffine(degrees=10, translate=0.05, scale=(0.9, 1.1), shear_degrees=0),
+                RandBrightnessContrast(brightness=0.1, contrast=0.0),
+            )
+        )
     geometric = (
         RandHorizontalFlip(),
         RandAffine(),

@@ -103,8 +103,11 @@ class GateFit:
     def spatial_score(self, cells: np.ndarray) -> np.ndarray:
         if not self.has_spatial:
             raise ValueError("this gate has no layout check")
-        return mahalanobis_scores(spatial_descriptor(cells, self.spatial_projection),
-                                  self.spatial_class_means, self.spatial_precision)
+        return mahalanobis_scores(
+            spatial_descriptor(cells, self.spatial_projection),
+            self.spatial_class_means,
+            self.spatial_precision,
+        )
 
     def scores(self, features: np.ndarray, cells: np.ndarray | None = None) -> np.ndarray:
         """(N, M): the global distance, then the layout distance when the gate has one."""
@@ -121,13 +124,21 @@ class GateFit:
         if self.has_spatial:
             assert self.spatial_class_means is not None and self.spatial_precision is not None
             assert self.spatial_projection is not None
-            out.update(spatial_projection=self.spatial_projection,
-                       spatial_class_means=self.spatial_class_means, spatial_precision=self.spatial_precision)
+            out.update(
+                spatial_projection=self.spatial_projection,
+                spatial_class_means=self.spatial_class_means,
+                spatial_precision=self.spatial_precision,
+            )
         return out
 
 
-def fit_gate_features(features: np.ndarray, labels: np.ndarray, num_classes: int,
-                      cells: np.ndarray | None = None, spatial_channels: int = SPATIAL_CHANNELS) -> GateFit:
+def fit_gate_features(
+    features: np.ndarray,
+    labels: np.ndarray,
+    num_classes: int,
+    cells: np.ndarray | None = None,
+    spatial_channels: int = SPATIAL_CHANNELS,
+) -> GateFit:
     """The app's own ``fit_gate`` (class means + Ledoit–Wolf shared precision) on TRAIN features; with
     ``cells`` (N, 576, rows, cols) also the layout check: PCA channel projection of the train cells, then
     the same fit on the projected, concatenated cells."""
@@ -138,8 +149,14 @@ def fit_gate_features(features: np.ndarray, labels: np.ndarray, num_classes: int
     projection = fit_spatial_projection(cells, spatial_channels)
     descriptor = spatial_descriptor(cells, projection)
     s_means, s_precision, _ = fit_gate(descriptor, labels, 0.99, num_classes=num_classes)
-    return GateFit(means.numpy(), precision.numpy(), (int(cells.shape[2]), int(cells.shape[3])),
-                   projection.numpy(), s_means.numpy(), s_precision.numpy())
+    return GateFit(
+        means.numpy(),
+        precision.numpy(),
+        (int(cells.shape[2]), int(cells.shape[3])),
+        projection.numpy(),
+        s_means.numpy(),
+        s_precision.numpy(),
+    )
 
 
 def gate_threshold(val_scores: np.ndarray, acceptance_rate: float) -> float:

@@ -21,8 +21,12 @@ DEFAULT_BACKBONE_WEIGHTS = "../shared/weights/mobilenet_v3_small_imagenet_tfslim
 
 
 def architecture_of(hidden: int = 2500, dropout: float = 0.5, num_classes: int = 4) -> dict[str, Any]:
-    return {"backbone": "mobilenet_v3_small", "num_classes": num_classes, "hidden": hidden,
-            "dropout": dropout}
+    return {
+        "backbone": "mobilenet_v3_small",
+        "num_classes": num_classes,
+        "hidden": hidden,
+        "dropout": dropout,
+    }
 
 
 def build_model(architecture: dict[str, Any], backbone_weights: str = "none") -> RadiviewNet:
@@ -123,8 +127,10 @@ def extract_gate_inputs(
     pooled: list[np.ndarray] = []
     cells: list[np.ndarray] = []
     for start in tqdm(range(0, len(images_u8), batch_size), desc=desc, disable=not progress, mininterval=5):
-        batch = [to_input_tensor(images_u8[i].astype(np.float32) / 255.0, config)
-                 for i in range(start, min(start + batch_size, len(images_u8)))]
+        batch = [
+            to_input_tensor(images_u8[i].astype(np.float32) / 255.0, config)
+            for i in range(start, min(start + batch_size, len(images_u8)))
+        ]
         fmap = net.features(torch.stack(batch).to(device))
         pooled.append(torch.flatten(net.pool(fmap), 1).cpu().numpy())
         cells.append(spatial_cells(fmap, grid).cpu().numpy())

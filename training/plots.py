@@ -44,8 +44,14 @@ def write_confusion(cm: np.ndarray, labels: Sequence[str], path: str | Path, tit
     ax.imshow(cm, cmap="Blues")
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center",
-                    color="white" if cm[i, j] > cm.max() / 2 else "black")
+            ax.text(
+                j,
+                i,
+                str(cm[i, j]),
+                ha="center",
+                va="center",
+                color="white" if cm[i, j] > cm.max() / 2 else "black",
+            )
     short = [lbl.replace("_pneumonia", "") for lbl in labels]
     ax.set_xticks(range(len(labels)), short)
     ax.set_yticks(range(len(labels)), short)

@@ -79,7 +79,7 @@ def _new_session() -> Any:
     import requests
 
     class RawWildcardSession(requests.Session):
-        def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        def send(self, request: Any, **kwargs: Any) -> Any:
             base, sep, query = (request.url or "").partition("?")
             if sep:
                 for encoded, raw in _RAW_QUERY.items():

@@ -294,7 +294,7 @@ class DimseConnection:
         instances = [instance_from_attrs(lambda k, ds=ds: ds.get(k), study_uid, series_uid) for ds in found]
         return sorted(instances, key=lambda i: (i.number, i.sop_uid))
 
-    def get(self, keys: dict[str, str], on_dataset: Callable[[Any, Any], None]) -> int:
+    def get(self, keys: dict[str, str], on_dataset: Callable[[Any, Any], object]) -> int:
         """C-GET; ``on_dataset(dataset, file_meta)`` gets each film. Returns the films received."""
         from pydicom.dataset import Dataset
         from pynetdicom import evt

@@ -81,7 +81,7 @@ def render_result_rgb(
     font = ImageFont.load_default(size=size)
     draw = ImageDraw.Draw(image)
     lines = [f"RadiView {prediction.model}: {_reading(prediction)}", RESEARCH_NOTICE]
-    y = image.height - 4
+    y: float = image.height - 4
     for text in reversed(lines):
         bbox = draw.textbbox((4, y), text, font=font, anchor="ls")
         draw.rectangle((0, bbox[1] - 3, image.width, bbox[3] + 3), fill=(0, 0, 0))

@@ -158,7 +158,6 @@ def test_unsupported_preprocessing_is_a_bundle_error(bundle: Path) -> None:
         Classifier.from_bundle(bundle, device="cpu")
 
 
-
 def test_half_storage_keeps_the_gate_in_float32(tiny_bundle: Path, tmp_path: Path) -> None:
     from radiview.inference.bundle import write_bundle
 

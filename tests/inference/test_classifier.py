@@ -295,9 +295,7 @@ def test_layout_check_runs_in_predict_and_analyze(
     distance = float(spatial_cells(fmap, (2, 2))[0, :8].double().norm())
     assert distance > 0
 
-    strict = Classifier.from_bundle(
-        _spatial_bundle(tmp_path / "b", distance * 0.999), device="cpu"
-    )
+    strict = Classifier.from_bundle(_spatial_bundle(tmp_path / "b", distance * 0.999), device="cpu")
     expected = (
         f"layout unlike the training films (spatial distance {distance:.1f} > {distance * 0.999:.1f}): "
         "lateral view or another kind of image?"
@@ -308,9 +306,7 @@ def test_layout_check_runs_in_predict_and_analyze(
     assert not analyzed.accepted and analyzed.gate.reason == expected and explanation is None
     assert analyzed.gate.score == pytest.approx(predicted.gate.score, rel=1e-4)
 
-    looser = Classifier.from_bundle(
-        _spatial_bundle(tmp_path / "c", distance * 1.001), device="cpu"
-    )
+    looser = Classifier.from_bundle(_spatial_bundle(tmp_path / "c", distance * 1.001), device="cpu")
     assert looser.predict(radiograph).accepted and looser.analyze(radiograph)[1] is not None
     batch = looser.predict_batch([radiograph, make_radiograph(seed=13)])
     assert batch[0].accepted  # per-film cells in a batch
@@ -343,8 +339,12 @@ def test_inconsistent_layout_check_is_a_bundle_error(
     from radiview.errors import ModelBundleError
 
     tensors = spatial_gate_tensors()
-    gate = {"method": "mahalanobis", "threshold": 1.0e9, "min_std": 0.02,
-            "spatial": {"grid": [2, 2], "channels": 8, "threshold": 1.0}}
+    gate = {
+        "method": "mahalanobis",
+        "threshold": 1.0e9,
+        "min_std": 0.02,
+        "spatial": {"grid": [2, 2], "channels": 8, "threshold": 1.0},
+    }
     edit(tensors, gate)
     # A bad card entry is refused as the bundle is written (the card is checked in one place);
     # card and tensors that disagree, as it is loaded.

@@ -48,9 +48,7 @@ def test_scores_match_an_explicit_loop() -> None:
     feats, means = rng.normal(size=(5, 6)), rng.normal(size=(3, 6))
     a = rng.normal(size=(6, 6))
     precision = a @ a.T + np.eye(6)
-    expected = [
-        min(float(np.sqrt((f - m) @ precision @ (f - m))) for m in means) for f in feats
-    ]
+    expected = [min(float(np.sqrt((f - m) @ precision @ (f - m))) for m in means) for f in feats]
     np.testing.assert_allclose(mahalanobis_scores(feats, means, precision), expected, rtol=1e-10)
     # torch float32 input gives the same answer (computed in float64 inside).
     torch_scores = mahalanobis_scores(torch.from_numpy(feats).float(), torch.from_numpy(means), precision)
@@ -182,8 +180,10 @@ def test_layout_check_refuses_what_global_pooling_cannot_see() -> None:
     np.testing.assert_allclose(pooled["ood"].mean(axis=0), pooled["train"].mean(axis=0), atol=0.05)
 
     means, precision, _ = fit_gate(pooled["train"], labels)
-    cells = {k: spatial_cells(torch.from_numpy(v), (2, 2)) for k, v in (("train", train), ("val", val),
-                                                                         ("ood", ood))}
+    cells = {
+        k: spatial_cells(torch.from_numpy(v), (2, 2))
+        for k, v in (("train", train), ("val", val), ("ood", ood))
+    }
     projection = fit_spatial_projection(cells["train"], 4)
     s_means, s_precision, _ = fit_gate(spatial_descriptor(cells["train"], projection), labels)
     spatial = SpatialGate((2, 2), projection.double(), s_means.double(), s_precision.double())
@@ -192,14 +192,19 @@ def test_layout_check_refuses_what_global_pooling_cannot_see() -> None:
     val_scores = np.stack([val_global, spatial.scores(cells["val"])], axis=1)
     threshold, spatial_threshold = joint_thresholds(val_scores, 0.99)
     old_gate = {"method": "mahalanobis", "threshold": threshold_for(val_scores[:, 0], 0.99), "min_std": 0.0}
-    new_gate = {"method": "mahalanobis", "threshold": threshold, "min_std": 0.0,
-                "spatial": {"grid": [2, 2], "channels": 4, "threshold": spatial_threshold}}
+    new_gate = {
+        "method": "mahalanobis",
+        "threshold": threshold,
+        "min_std": 0.0,
+        "spatial": {"grid": [2, 2], "channels": 4, "threshold": spatial_threshold},
+    }
 
     ood_global = mahalanobis_scores(pooled["ood"], means, precision)
     ood_spatial = spatial.scores(cells["ood"])
     old = [gate_verdict(g, 0.2, old_gate).accepted for g in ood_global]
-    new = [gate_verdict(g, 0.2, new_gate, spatial_score=s)
-           for g, s in zip(ood_global, ood_spatial, strict=True)]
+    new = [
+        gate_verdict(g, 0.2, new_gate, spatial_score=s) for g, s in zip(ood_global, ood_spatial, strict=True)
+    ]
     assert np.mean(old) > 0.9  # pooled features: the mirrored films look typical
     assert not any(v.accepted for v in new)
     assert new[0].reason.startswith("layout unlike the training films (spatial distance")
@@ -209,8 +214,11 @@ def test_layout_check_refuses_what_global_pooling_cannot_see() -> None:
     fresh_cells = spatial_cells(torch.from_numpy(fresh), (2, 2))
     fresh_ok = [
         gate_verdict(g, 0.2, new_gate, spatial_score=s).accepted
-        for g, s in zip(mahalanobis_scores(fresh.mean(axis=(2, 3)), means, precision),
-                        spatial.scores(fresh_cells), strict=True)
+        for g, s in zip(
+            mahalanobis_scores(fresh.mean(axis=(2, 3)), means, precision),
+            spatial.scores(fresh_cells),
+            strict=True,
+        )
     ]
     assert np.mean(fresh_ok) == pytest.approx(0.99, abs=0.02)
 

@@ -82,8 +82,7 @@ def square_detector() -> RadiviewNet:
     sizes = train_rng.integers(28, 60, 120)
     corners = train_rng.integers(0, INPUT[0] - 28, (120, 2))
     boxes = [
-        (r, c, min(r + s, INPUT[0]), min(c + s, INPUT[1]))
-        for (r, c), s in zip(corners, sizes, strict=True)
+        (r, c, min(r + s, INPUT[0]), min(c + s, INPUT[1])) for (r, c), s in zip(corners, sizes, strict=True)
     ]
     with torch.no_grad():
         films = torch.stack([preprocess(film(INPUT, b, seed=100 + i), config) for i, b in enumerate(boxes)])

@@ -19,8 +19,11 @@ def make_film(rng: np.random.Generator, label_index: int, size: int = 64) -> np.
     cy, cx = [(0.3, 0.3), (0.7, 0.3), (0.3, 0.7), (0.7, 0.7)][label_index]
     blob = 0.5 * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 0.01)
     # a smooth random field makes every film distinct (the near-duplicate check must keep them all)
-    field = np.asarray(Image.fromarray(rng.random((5, 5)).astype(np.float32), mode="F").resize(
-        (size, size), Image.Resampling.BICUBIC))
+    field = np.asarray(
+        Image.fromarray(rng.random((5, 5)).astype(np.float32), mode="F").resize(
+            (size, size), Image.Resampling.BICUBIC
+        )
+    )
     img = base + blob + 0.35 * field + rng.normal(0, 0.03, size=(size, size))
     return np.clip(img * 255, 0, 255).astype(np.uint8)
 

@@ -25,8 +25,17 @@ from .conftest import make_film
 
 FILM = make_film(np.random.default_rng(0), 1, 96).astype(np.float32) / 255.0
 
-ALL = [RandHorizontalFlip(p=1.0), RandAffine(), RandElastic(), RandBrightnessContrast(), RandGamma(),
-       RandDownUpScale(), RandJpeg(), RandBlur(), RandNoise()]
+ALL = [
+    RandHorizontalFlip(p=1.0),
+    RandAffine(),
+    RandElastic(),
+    RandBrightnessContrast(),
+    RandGamma(),
+    RandDownUpScale(),
+    RandJpeg(),
+    RandBlur(),
+    RandNoise(),
+]
 
 
 @pytest.mark.parametrize("transform", ALL, ids=lambda t: type(t).__name__)

@@ -75,8 +75,12 @@ def test_kermany_layout(tmp_path: Path) -> None:
     records = load_source(root)
     assert records == read_kermany(root)
     by_file = {Path(r.path).name: r for r in records}
-    assert set(by_file) == {"IM-0115-0001.jpeg", "IM-0115-0002.jpeg", "person3_bacteria_10.jpeg",
-                            "person3_virus_11.jpeg"}
+    assert set(by_file) == {
+        "IM-0115-0001.jpeg",
+        "IM-0115-0002.jpeg",
+        "person3_bacteria_10.jpeg",
+        "person3_virus_11.jpeg",
+    }
     assert by_file["IM-0115-0002.jpeg"].patient_id == "kermany:IM-0115"
     assert by_file["person3_bacteria_10.jpeg"].label == "bacterial_pneumonia"
     assert by_file["person3_virus_11.jpeg"].label == "viral_pneumonia"
@@ -125,8 +129,14 @@ def test_dhash_is_stable_under_small_changes_and_differs_between_films() -> None
 def test_near_duplicates_removed_keep_first() -> None:
     rng = np.random.default_rng(1)
     # distinct smooth random films (upsampled 6×6 noise)
-    films = [np.asarray(Image.fromarray(rng.integers(0, 256, (6, 6), dtype=np.uint8)).resize(
-        (96, 96), Image.Resampling.BICUBIC)) for _ in range(6)]
+    films = [
+        np.asarray(
+            Image.fromarray(rng.integers(0, 256, (6, 6), dtype=np.uint8)).resize(
+                (96, 96), Image.Resampling.BICUBIC
+            )
+        )
+        for _ in range(6)
+    ]
     noise = rng.integers(-3, 4, films[2].shape)
     copy_of_2 = np.clip(films[2].astype(np.int16) + noise, 0, 255).astype(np.uint8)
     flipped_0 = films[0][:, ::-1].copy()  # a mirrored film is a different image

@@ -23,8 +23,23 @@ from training.train import main as train_main
 
 REPO = Path(__file__).resolve().parents[2]
 
-TINY = ["--backbone-weights", "none", "--input-size", "64", "--hidden", "32", "--batch-size", "8",
-        "--cache-dir", "", "--n-boot", "20", "--threads", "1", "--no-progress"]
+TINY = [
+    "--backbone-weights",
+    "none",
+    "--input-size",
+    "64",
+    "--hidden",
+    "32",
+    "--batch-size",
+    "8",
+    "--cache-dir",
+    "",
+    "--n-boot",
+    "20",
+    "--threads",
+    "1",
+    "--no-progress",
+]
 
 
 def tiny_args(manifest: Path, out: Path, *extra: str):  # type: ignore[no-untyped-def]
@@ -33,18 +48,46 @@ def tiny_args(manifest: Path, out: Path, *extra: str):  # type: ignore[no-untype
 
 def test_end_to_end_frozen_export_and_reload(synthetic_manifest: Path, tmp_path: Path) -> None:
     bundle = tmp_path / "bundle"
-    code = cli_main(["--data", str(synthetic_manifest), "--output-dir", str(tmp_path / "run"), *TINY,
-                     "--epochs", "2", "--feature-passes", "1", "--export", str(bundle),
-                     "--ood", str(synthetic_manifest)])
+    code = cli_main(
+        [
+            "--data",
+            str(synthetic_manifest),
+            "--output-dir",
+            str(tmp_path / "run"),
+            *TINY,
+            "--epochs",
+            "2",
+            "--feature-passes",
+            "1",
+            "--export",
+            str(bundle),
+            "--ood",
+            str(synthetic_manifest),
+        ]
+    )
     assert code == 0
     run = tmp_path / "run"
-    for name in ("args.json", "config.json", "train.log", "metrics.json", "splits.csv", "checkpoint.pt",
-                 "curves.png", "confusion_test.png", "roc_test.png", "test_predictions.csv"):
+    for name in (
+        "args.json",
+        "config.json",
+        "train.log",
+        "metrics.json",
+        "splits.csv",
+        "checkpoint.pt",
+        "curves.png",
+        "confusion_test.png",
+        "roc_test.png",
+        "test_predictions.csv",
+    ):
         assert (run / name).is_file(), name
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["epochs"] == 2 and len(metrics["history"]) == 2
-    assert metrics["data"]["totals"]["train"] + metrics["data"]["totals"]["val"] + \
-        metrics["data"]["totals"]["test"] == 40
+    assert (
+        metrics["data"]["totals"]["train"]
+        + metrics["data"]["totals"]["val"]
+        + metrics["data"]["totals"]["test"]
+        == 40
+    )
     assert 0 <= metrics["test"]["accuracy"] <= 1
     assert set(metrics["test"]["by_age_group"]) == {"adult"}
 
@@ -70,8 +113,11 @@ def test_resume_continues_to_the_same_final_state(synthetic_manifest: Path, tmp_
     full = tmp_path / "full"
     train_main(tiny_args(synthetic_manifest, full, "--epochs", "3", "--feature-passes", "1"))
     part = tmp_path / "part"
-    stopped = train_main(tiny_args(synthetic_manifest, part, "--epochs", "3", "--feature-passes", "1",
-                                   "--stop-after-epochs", "1"))
+    stopped = train_main(
+        tiny_args(
+            synthetic_manifest, part, "--epochs", "3", "--feature-passes", "1", "--stop-after-epochs", "1"
+        )
+    )
     assert stopped["stopped_at_epoch"] == 1
     assert torch.load(part / "checkpoint.pt", weights_only=False)["epoch"] == 0
     train_main(tiny_args(synthetic_manifest, part, "--epochs", "3", "--feature-passes", "1", "--resume"))
@@ -89,9 +135,29 @@ def test_resume_continues_to_the_same_final_state(synthetic_manifest: Path, tmp_
 def test_finetune_ddp_two_processes_gloo(synthetic_manifest: Path, tmp_path: Path) -> None:
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "training", "--data", str(synthetic_manifest), "--output-dir", str(out), *TINY,
-           "--mode", "finetune", "--epochs", "1", "--augment", "full", "--device", "cpu"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "training",
+        "--data",
+        str(synthetic_manifest),
+        "--output-dir",
+        str(out),
+        *TINY,
+        "--mode",
+        "finetune",
+        "--epochs",
+        "1",
+        "--augment",
+        "full",
+        "--device",
+        "cpu",
+    ]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
@@ -110,8 +176,9 @@ def test_partial_finetune_trains_the_last_blocks_on_cached_activations(
     synthetic_manifest: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "partial"
-    metrics = train_main(tiny_args(synthetic_manifest, out, "--epochs", "1", "--feature-passes", "1",
-                                   "--trainable-from", "11"))
+    metrics = train_main(
+        tiny_args(synthetic_manifest, out, "--epochs", "1", "--feature-passes", "1", "--trainable-from", "11")
+    )
     ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
     torch.manual_seed(0)
     init = build_network({"hidden": 32}).state_dict()
@@ -132,8 +199,18 @@ def test_expand_writes_balanced_augmented_copy_that_trains(synthetic_manifest: P
     assert {label: sum(r["label"] == label for r in train) for label in LABELS} == dict.fromkeys(LABELS, 12)
     assert all(r["augmented"] == "0" for r in rows if r["split"] != "train")  # val/test untouched
     # training on the expanded manifest honours its split column (no re-split, no de-duplication)
-    metrics = train_main(tiny_args(out / "expanded" / "manifest.csv", tmp_path / "run", "--epochs", "1",
-                                   "--feature-passes", "1", "--augment", "none"))
+    metrics = train_main(
+        tiny_args(
+            out / "expanded" / "manifest.csv",
+            tmp_path / "run",
+            "--epochs",
+            "1",
+            "--feature-passes",
+            "1",
+            "--augment",
+            "none",
+        )
+    )
     assert metrics["data"]["totals"]["train"] == 48
     assert metrics["data"]["split"]["method"] == "from the manifest's split column"
 
@@ -142,15 +219,49 @@ def test_refit_gate_keeps_the_network_and_adds_the_layout_check(
     synthetic_manifest: Path, tmp_path: Path
 ) -> None:
     old = tmp_path / "old"
-    assert cli_main(["--data", str(synthetic_manifest), "--output-dir", str(tmp_path / "run"), *TINY,
-                     "--epochs", "1", "--feature-passes", "1", "--no-gate-layout", "--export", str(old)]) == 0
+    assert (
+        cli_main(
+            [
+                "--data",
+                str(synthetic_manifest),
+                "--output-dir",
+                str(tmp_path / "run"),
+                *TINY,
+                "--epochs",
+                "1",
+                "--feature-passes",
+                "1",
+                "--no-gate-layout",
+                "--export",
+                str(old),
+            ]
+        )
+        == 0
+    )
     old_card, old_state = load_bundle(old)
     assert "spatial" not in old_card.gate and "gate.spatial_precision" not in old_state  # the ≤ 1.1.0 format
 
     new = tmp_path / "new"
-    assert cli_main(["--refit-gate-from", str(old), "--data", str(synthetic_manifest), "--output-dir",
-                     str(tmp_path / "refit"), *TINY, "--model-version", "9.9.9", "--export", str(new),
-                     "--ood", str(synthetic_manifest)]) == 0
+    assert (
+        cli_main(
+            [
+                "--refit-gate-from",
+                str(old),
+                "--data",
+                str(synthetic_manifest),
+                "--output-dir",
+                str(tmp_path / "refit"),
+                *TINY,
+                "--model-version",
+                "9.9.9",
+                "--export",
+                str(new),
+                "--ood",
+                str(synthetic_manifest),
+            ]
+        )
+        == 0
+    )
     card, state = load_bundle(new)
     assert card.version == "9.9.9" and card.gate["spatial"]["grid"] == [2, 2]
     assert card.gate["spatial"]["channels"] == 128
@@ -180,6 +291,19 @@ def test_refit_gate_keeps_the_network_and_adds_the_layout_check(
 
     # Other films than the bundle was trained on: refused, nothing written.
     with pytest.raises(SystemExit, match="differ from the bundle's training data"):
-        cli_main(["--refit-gate-from", str(old), "--data", str(synthetic_manifest), "--sources", "alpha",
-                  "--output-dir", str(tmp_path / "bad"), *TINY, "--export", str(tmp_path / "never")])
+        cli_main(
+            [
+                "--refit-gate-from",
+                str(old),
+                "--data",
+                str(synthetic_manifest),
+                "--sources",
+                "alpha",
+                "--output-dir",
+                str(tmp_path / "bad"),
+                *TINY,
+                "--export",
+                str(tmp_path / "never"),
+            ]
+        )
     assert not (tmp_path / "never").exists()

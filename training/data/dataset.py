@@ -110,8 +110,9 @@ def build_image_cache(
             data = np.load(cache_file, allow_pickle=False)
             ok = data["ok"]
             kept = [r for r, good in zip(records, ok, strict=True) if good]
-            failures = [(r.path, "failed to load (cached)") for r, good in zip(records, ok, strict=True)
-                        if not good]
+            failures = [
+                (r.path, "failed to load (cached)") for r, good in zip(records, ok, strict=True) if not good
+            ]
             logger.info("image cache hit: %s (%d films)", cache_file, len(kept))
             return ImageCache(kept, data["images"], failures)
     out, ok, failures = prepare_films(paths, config, workers=workers, progress=progress)
@@ -145,8 +146,9 @@ def prepare_films(
 def _fill(results, out, ok, failures, paths, progress) -> None:
     from tqdm import tqdm
 
-    for i, (img, why) in enumerate(tqdm(results, total=len(paths), desc="load", disable=not progress,
-                                        mininterval=5)):
+    for i, (img, why) in enumerate(
+        tqdm(results, total=len(paths), desc="load", disable=not progress, mininterval=5)
+    ):
         if img is None:
             failures.append((paths[i], why))
         else:

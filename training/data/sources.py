@@ -146,8 +146,10 @@ def kermany_label(folder: str, file_name: str) -> str | None:
 
 def is_kermany_layout(root: str | Path) -> bool:
     root = Path(root)
-    return any((root / part / "PNEUMONIA").is_dir() or (root / part / "NORMAL").is_dir()
-               for part in ("train", "test", "val"))
+    return any(
+        (root / part / "PNEUMONIA").is_dir() or (root / part / "NORMAL").is_dir()
+        for part in ("train", "test", "val")
+    )
 
 
 def read_kermany(root: str | Path, source: str = "kermany") -> list[Record]:
@@ -164,8 +166,15 @@ def read_kermany(root: str | Path, source: str = "kermany") -> list[Record]:
                 label = kermany_label(cls, path.name)
                 if label is None:
                     continue
-                records.append(Record(str(path), label, source, f"kermany:{kermany_patient_id(path.name)}",
-                                      {"kermany_split": part}))
+                records.append(
+                    Record(
+                        str(path),
+                        label,
+                        source,
+                        f"kermany:{kermany_patient_id(path.name)}",
+                        {"kermany_split": part},
+                    )
+                )
     return records
 
 

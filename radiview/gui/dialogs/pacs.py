@@ -373,8 +373,9 @@ class PacsDialog(QDialog):
             item.setData(0, Qt.ItemDataRole.UserRole, one)
             self.series.addTopLevelItem(item)
         self.status.setText(f"{len(series)} series.")
-        if len(series) == 1:
-            self.series.setCurrentItem(self.series.topLevelItem(0))
+        first = self.series.topLevelItem(0)
+        if len(series) == 1 and first is not None:
+            self.series.setCurrentItem(first)
 
     def _on_thumbnail(self, request: int, instance: Any, path: str, pixels: Any) -> None:
         if not self._current(request):
