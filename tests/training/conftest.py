@@ -12,6 +12,26 @@ from PIL import Image
 LABELS = ("normal", "bacterial_pneumonia", "viral_pneumonia", "covid19")
 
 
+#: Arguments that make a training run tiny: random backbone, 64-px films, a small head, no caches.
+TINY = [
+    "--backbone-weights",
+    "none",
+    "--input-size",
+    "64",
+    "--hidden",
+    "32",
+    "--batch-size",
+    "8",
+    "--cache-dir",
+    "",
+    "--n-boot",
+    "20",
+    "--threads",
+    "1",
+    "--no-progress",
+]
+
+
 def make_film(rng: np.random.Generator, label_index: int, size: int = 64) -> np.ndarray:
     """A chest-like gradient with a class-specific bright blob, plus noise (uint8)."""
     yy, xx = np.mgrid[0:size, 0:size] / size

@@ -27,26 +27,7 @@ from training.sampler import balanced_indices
 from training.targets import PNEUMONIA, TARGETS, SetValuedCrossEntropy, hits, set_valued_report
 from training.train import main as train_main
 
-from .conftest import make_film
-
-TINY = [
-    "--backbone-weights",
-    "none",
-    "--input-size",
-    "64",
-    "--hidden",
-    "32",
-    "--batch-size",
-    "8",
-    "--cache-dir",
-    "",
-    "--n-boot",
-    "20",
-    "--threads",
-    "1",
-    "--no-progress",
-]
-
+from .conftest import TINY, make_film
 
 # ------------------------------------------------------------------------------------ set-valued target
 

@@ -21,25 +21,9 @@ from training.args import get_args_parser
 from training.data.sources import LABELS
 from training.train import main as train_main
 
-REPO = Path(__file__).resolve().parents[2]
+from .conftest import TINY
 
-TINY = [
-    "--backbone-weights",
-    "none",
-    "--input-size",
-    "64",
-    "--hidden",
-    "32",
-    "--batch-size",
-    "8",
-    "--cache-dir",
-    "",
-    "--n-boot",
-    "20",
-    "--threads",
-    "1",
-    "--no-progress",
-]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def tiny_args(manifest: Path, out: Path, *extra: str):  # type: ignore[no-untyped-def]
