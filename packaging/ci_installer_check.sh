@@ -67,7 +67,8 @@ step_end() {
 run_installed() {
     local limit=$1
     shift
-    (cd "$WORK" && env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$WORK/home" LANG=C.UTF-8 \
+    # exec: the subshell becomes timeout itself, so a signal sent to "$!" reaches the app
+    (cd "$WORK" && exec env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$WORK/home" LANG=C.UTF-8 \
         RADIVIEW_CONFIG_DIR="$WORK/config" QT_QPA_PLATFORM=offscreen \
         TORCHVISION_WARN_WHEN_EXTENSION_LOADING_FAILS=1 \
         timeout --kill-after=10 "$limit" "$@")
@@ -159,7 +160,9 @@ run_installed 600 radiview listen --ae RADIVIEW --port "$listen_port" --host 127
 listen_pid=$!
 rc=0
 "$PY" packaging/ci_push_film.py "$listen_port" RADIVIEW CI_SENDER "$listen_film" "$WORK/listen/report.csv" || rc=$?
-kill -TERM "$listen_pid" 2>/dev/null || true
+# SIGTERM to the app itself (the child of timeout): timeout, when signalled, exits 143 whatever
+# the app did; the app must stop cleanly (exit 0) and timeout then passes that on
+pkill -TERM -P "$listen_pid" 2>/dev/null || kill -TERM "$listen_pid" 2>/dev/null || true
 listen_rc=0
 wait "$listen_pid" || listen_rc=$?
 tail -n 5 "$WORK/listen.log" | sed 's/^/   | /'

@@ -60,6 +60,9 @@ def write_dicom(pixels: np.ndarray, path: Path, syntax: str) -> None:
     ds.file_meta = meta
     ds.SOPClassUID = meta.MediaStorageSOPClassUID
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    # Type 1 in every image IOD; a DICOM listener (radiview listen) files films by study
+    ds.StudyInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = generate_uid()
     ds.Modality = "CR"
     ds.BodyPartExamined = "CHEST"
     ds.ViewPosition = "PA"
