@@ -3,6 +3,6 @@
 Research software, not a medical device: not for diagnosis.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 RESEARCH_NOTICE = "Research software, not a medical device. Not for diagnosis or clinical decisions."

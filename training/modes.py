@@ -239,7 +239,7 @@ def finetune_loaders(
     amp: bool,
 ) -> tuple[Any, Any]:
     """(train, val) batch iterables for ``--mode finetune``: batched on the device, or film by film."""
-    if args.pipeline == "device":
+    if args.pipeline == "device" or (args.pipeline == "auto" and device.startswith("cuda")):
         return _device_loaders(splits, y, args, config, device, ddp, amp)
     train_ds = FilmDataset(splits["train"].images, y["train"], config, augment_for(args), seed=args.seed)
     sampler = BalancedSampler(y["train"], args.seed, args.oversample, ddp.rank, ddp.world_size)

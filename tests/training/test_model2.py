@@ -241,6 +241,8 @@ def test_finetune_on_the_device_pipeline_with_holdout_text_and_pneumonia(
             "1",
             "--burned-text",
             "0.5",
+            "--pipeline",
+            "device",
             "--holdout-source",
             "beta",
             "--device",
