@@ -14,10 +14,24 @@ import os
 from pathlib import Path
 
 from radiview.batch.csv_report import looks_like_report
-from radiview.batch.pdf_report import refuse_to_replace_non_pdf
 from radiview.errors import ReportError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+PDF_MAGIC = b"%PDF-"
+
+
+def refuse_to_replace_other_kind(path: Path, magic: bytes, kind: str) -> None:
+    """An output of ``kind`` may replace a file of that kind (it starts with ``magic``) or an empty
+    one, never another kind of file (a film, notes, a report) or a folder."""
+    if not path.exists():
+        return
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(magic))
+    except OSError as exc:
+        raise ReportError(f"cannot check the existing file: {exc.strerror}", path) from exc
+    if path.is_dir() or (head and head != magic):
+        raise ReportError(f"exists and is not a {kind}; refusing to replace it", path)
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -66,7 +80,7 @@ def check_screen_outputs(folder: Path, out: Path, pdf: Path | None, overwrite: b
     root = folder.resolve()
     if pdf.exists() and pdf.resolve().is_relative_to(root) and _is_film(pdf):
         raise ReportError("is a film in the screened folder; a PDF never replaces an input", pdf)
-    refuse_to_replace_non_pdf(pdf)
+    refuse_to_replace_other_kind(pdf, PDF_MAGIC, "PDF")
 
 
 def check_png_output(path: Path, inputs: tuple[Path, ...] = ()) -> None:
@@ -75,12 +89,4 @@ def check_png_output(path: Path, inputs: tuple[Path, ...] = ()) -> None:
     for source in inputs:
         if _same_file(path, source):
             raise ReportError("is the input film; the heatmap must go to another file", path)
-    if not path.exists():
-        return
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(len(PNG_MAGIC))
-    except OSError as exc:
-        raise ReportError(f"cannot check the existing file: {exc.strerror}", path) from exc
-    if head and head != PNG_MAGIC:
-        raise ReportError("exists and is not a PNG; refusing to replace it", path)
+    refuse_to_replace_other_kind(path, PNG_MAGIC, "PNG")

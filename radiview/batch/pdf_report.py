@@ -19,6 +19,7 @@ from typing import Any
 from radiview import RESEARCH_NOTICE, __version__
 from radiview.atomic import atomic_path
 from radiview.batch.csv_report import format_csv_row
+from radiview.batch.outputs import PDF_MAGIC, refuse_to_replace_other_kind
 from radiview.batch.records import ScreeningRecord
 from radiview.errors import ReportError
 
@@ -29,20 +30,6 @@ _TABLE_ROWS = 44
 _THUMBS_PER_PAGE = (4, 3)  # rows, columns
 _MESSAGE_CELL = 40  # characters of a message the table shows; longer ones are given in full after it
 _NOTE_LINES = 60
-PDF_MAGIC = b"%PDF-"
-
-
-def refuse_to_replace_non_pdf(path: Path) -> None:
-    """A PDF may replace a PDF, never another kind of file (a film, notes, a report)."""
-    if not path.exists():
-        return
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(len(PDF_MAGIC))
-    except OSError as exc:
-        raise ReportError(f"cannot check the existing file: {exc.strerror}", path) from exc
-    if path.is_dir() or (head and head != PDF_MAGIC):
-        raise ReportError("exists and is not a PDF; refusing to replace it", path)
 
 
 def write_pdf_report(
@@ -57,7 +44,7 @@ def write_pdf_report(
     path = Path(path)
     if not path.parent.is_dir():
         raise ReportError("the PDF's folder does not exist", path.parent)
-    refuse_to_replace_non_pdf(path)
+    refuse_to_replace_other_kind(path, PDF_MAGIC, "PDF")
     records = list(records)
     # matplotlib warns (e.g. a glyph missing from its font for a file name): our log, not stderr.
     with warnings.catch_warnings(record=True) as caught:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from radiview import RESEARCH_NOTICE, __version__
 from radiview.atomic import atomic_path
+from radiview.batch.outputs import PDF_MAGIC, PNG_MAGIC, refuse_to_replace_other_kind
 from radiview.errors import ReportError
 from radiview.gui.panels.metadata import is_identifying
 from radiview.gui.panels.prediction import label_title
@@ -193,6 +194,7 @@ def compose_view_image(snapshot: ViewSnapshot) -> QImage:
 
 
 def write_view_png(path: str | os.PathLike[str], snapshot: ViewSnapshot) -> Path:
+    refuse_to_replace_other_kind(Path(path), PNG_MAGIC, "PNG")  # never a film, notes, a report
     image = compose_view_image(snapshot)
     # PySide6's stub types the format as bytes; the binding refuses bytes and wants str.
     return _atomic(Path(path), lambda tmp: image.save(tmp, "PNG"))  # type: ignore[call-overload]
@@ -200,6 +202,7 @@ def write_view_png(path: str | os.PathLike[str], snapshot: ViewSnapshot) -> Path
 
 def write_view_pdf(path: str | os.PathLike[str], snapshot: ViewSnapshot) -> Path:
     """One A4 page: the film scaled to fit, then the text as real (searchable) text."""
+    refuse_to_replace_other_kind(Path(path), PDF_MAGIC, "PDF")
 
     def write(tmp: str) -> bool:
         writer = QPdfWriter(tmp)

@@ -68,6 +68,20 @@ def test_export_view_png(qtbot, window, films, tmp_path) -> None:  # type: ignor
     assert not list(tmp_path.glob(".view.png.*"))  # atomic: no temp file left
 
 
+def test_export_view_never_replaces_another_kind_of_file(qtbot, window, films, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    open_and_wait(qtbot, window, films["png8"], analysed=False)
+    film = tmp_path / "film.png"
+    film.write_bytes(Path(films["jpeg"]).read_bytes())  # a JPEG film that happens to end in .png
+    notes = tmp_path / "notes.pdf"
+    notes.write_text("my notes")
+    for target, fmt in ((film, "png"), (notes, "pdf")):
+        before = target.read_bytes()
+        with qtbot.waitSignal(window.error_shown, timeout=5000) as blocker:
+            assert window.export_view(str(target), fmt) is None
+        assert "refusing to replace" in blocker.args[0].message
+        assert target.read_bytes() == before
+
+
 def test_export_to_missing_folder_shows_error(qtbot, window, films, tmp_path) -> None:  # type: ignore[no-untyped-def]
     open_and_wait(qtbot, window, films["png8"], analysed=False)
     with qtbot.waitSignal(window.error_shown, timeout=5000) as blocker:
