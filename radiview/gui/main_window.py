@@ -119,6 +119,7 @@ class MainWindow(QMainWindow, WindowActions):
         self.last_error: TaskError | None = None
         self.last_error_dialog: ErrorDialog | Any = None
         self._shut_down = False
+        self._pacs_dialog: Any = None  # one per window, made on first use (dialogs.pacs imports the network)
         self._attention_mask: AttentionMask | None = None  # the film's, built on its first heatmap
 
         self.setWindowTitle(f"{APP_TITLE} — {TITLE_NOTICE}")
@@ -328,12 +329,19 @@ class MainWindow(QMainWindow, WindowActions):
             self.open_file(files[0])
 
     def show_pacs_dialog(self) -> None:
-        """Open from PACS (radiview/gui/dialogs/pacs.py); a double-clicked film opens here."""
-        from radiview.gui.dialogs.pacs import PacsDialog
+        """Open from PACS (radiview/gui/dialogs/pacs.py); a double-clicked film opens here.
 
-        self._pacs_dialog = PacsDialog(self)
-        self._pacs_dialog.film_chosen.connect(self.open_file)
+        One dialog per window, shown again with its last search: a new one each time would leave
+        the old one (and its network thread) behind as a hidden child until the window closes.
+        """
+        if self._pacs_dialog is None:
+            from radiview.gui.dialogs.pacs import PacsDialog
+
+            self._pacs_dialog = PacsDialog(self)
+            self._pacs_dialog.film_chosen.connect(self.open_file)
         self._pacs_dialog.show()
+        self._pacs_dialog.raise_()
+        self._pacs_dialog.activateWindow()
 
     def open_file(self, path: str | os.PathLike[str]) -> int:
         """Load a film in the background; returns its request id."""
@@ -594,6 +602,8 @@ class MainWindow(QMainWindow, WindowActions):
             return all(t.isFinished() or not t.isRunning() for t in self.worker_threads())
         self._shut_down = True
         self.reading.shutdown()
+        if self._pacs_dialog is not None:
+            self._pacs_dialog.cancel()  # its network thread stops at its next step
         if self.batch.worker is not None:
             self.batch.worker.quit()
         ok = True

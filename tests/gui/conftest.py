@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from radiview.settings import Settings, save_settings
+from tests.qt_cleanup import collect_qt_garbage  # noqa: F401  (autouse)
 
 PATIENT_NAME = "Doe^Jane"
 PATIENT_ID = "MRN-4711"

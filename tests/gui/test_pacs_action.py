@@ -17,3 +17,14 @@ def test_open_from_pacs_opens_the_dialog_and_the_chosen_film(qtbot, window, film
         dialog.film_chosen.emit(str(films["dicom_m2"]))
     assert window.session.path == str(films["dicom_m2"])
     dialog.close()
+
+
+def test_open_from_pacs_again_shows_the_same_dialog(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    window.open_pacs_action.trigger()
+    first = window._pacs_dialog
+    first.close()
+    window.open_pacs_action.trigger()
+    assert window._pacs_dialog is first and first.isVisible()  # not a second hidden child per use
+    from radiview.gui.dialogs.pacs import PacsDialog
+
+    assert len(window.findChildren(PacsDialog)) == 1

@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt
 from radiview.gui.dialogs.pacs import PacsDialog
 from radiview.gui.dialogs.pacs_nodes import PacsNodesDialog
 from radiview.net.nodes import PacsNode, SecretStore, save_nodes
+from tests.qt_cleanup import collect_qt_garbage  # noqa: F401  (autouse)
 
 pytestmark = pytest.mark.orthanc
 

@@ -73,7 +73,7 @@ class PacsDialog(QDialog):
         self._connect = connect or self._default_connect
         self._request = 0
         self._cancel = threading.Event()
-        self.signals = _Signals()
+        self.signals = _Signals(self)  # owned by the dialog: deleted with it, in the GUI thread
         self.signals.studies_found.connect(self._on_studies)
         self.signals.series_found.connect(self._on_series)
         self.signals.thumbnail_ready.connect(self._on_thumbnail)

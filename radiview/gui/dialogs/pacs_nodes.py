@@ -59,7 +59,7 @@ class PacsNodesDialog(QDialog):
         self.secrets = secrets or SecretStore()
         self.nodes: dict[str, PacsNode] = load_nodes()
         self._typed_secrets: dict[str, str] = {}
-        self._signals = _TestSignals()
+        self._signals = _TestSignals(self)  # owned by the dialog: deleted with it, in the GUI thread
         self._signals.finished.connect(self._on_test_finished)
 
         self.list = QListWidget()
