@@ -39,8 +39,10 @@ _THUMB_SIDE = 224  # at most the model's input: the thumbnail shows what the mod
 
 
 def default_workers() -> int:
-    """Decoding workers: enough to keep the model fed, not so many they starve it."""
-    return max(2, min(8, os.cpu_count() or 2))
+    """Decoding workers: half the cores (at most 8); on the CPU the model gets the other half
+    (``_model_threads``). On 2 cores one decoding thread beside a one-thread model screened
+    153 films/s where two of each, fighting for both cores, did 133-137."""
+    return max(1, min(8, (os.cpu_count() or 2) // 2))
 
 
 def default_processes() -> bool:
@@ -178,6 +180,7 @@ def _screen(
     pool = DecodePool(config, settings.workers, settings.processes, window)
     check_precision = settings.reduced_precision and _on_cuda(classifier)
     prepared = pool.iter_prepared(items)
+    restore_threads = _model_threads(classifier, settings.workers)
     try:
         while True:
             if cancel is not None and cancel.is_set():
@@ -208,6 +211,28 @@ def _screen(
     finally:
         prepared.close()
         pool.close()
+        restore_threads()
+
+
+def _model_threads(classifier: Any, workers: int) -> Callable[[], None]:
+    """On the CPU, give the model the cores the decoding workers leave, for this run; returns
+    what puts torch's thread count back. Torch's own team on every core, beside the decoders,
+    left both waiting on each other. ``RADIVIEW_NUM_THREADS`` (the user's choice) is kept."""
+    if getattr(getattr(classifier, "device", None), "type", "cpu") != "cpu":
+        return lambda: None
+    if os.environ.get("RADIVIEW_NUM_THREADS", "").strip():
+        return lambda: None
+    import torch
+
+    from radiview.inference.device import MAX_CPU_THREADS, physical_cpu_count
+
+    before = torch.get_num_threads()
+    wanted = max(1, min(physical_cpu_count(), MAX_CPU_THREADS) - workers)
+    if wanted >= before:
+        return lambda: None
+    torch.set_num_threads(wanted)
+    log.info("model threads for this run: %d (decoding workers: %d)", wanted, workers)
+    return lambda: torch.set_num_threads(before)
 
 
 def _on_cuda(classifier: Any) -> bool:
@@ -218,13 +243,12 @@ def _check_precision(
     classifier: Any, config: PreprocessConfig, batch: list[tuple[ScreeningItem, PreparedFilm | str]]
 ) -> None:
     """Autocast for the rest of the run only if this batch reads the same as in fp32."""
-    import torch
 
-    from radiview.inference.preprocess import to_input_tensor
+    from radiview.inference.preprocess import to_input_batch
 
     films = [film for _, film in batch if isinstance(film, PreparedFilm)]
     try:
-        classifier.check_reduced_precision(torch.stack([to_input_tensor(f.image, config) for f in films]))
+        classifier.check_reduced_precision(to_input_batch([f.image for f in films], config))
     except Exception as exc:  # the check is an optimisation: fp32 is always right
         log.info("reduced-precision check failed (%s); fp32 kept", _error_message(exc))
         classifier.reduced_precision = None
@@ -244,11 +268,11 @@ def _read_batch(
     thumbs_left: int,
 ) -> list[ScreeningRecord]:
     """Records for one batch in its order: decode errors keep their place."""
-    from radiview.inference.preprocess import to_input_tensor
+    from radiview.inference.preprocess import to_input_batch
 
     card = classifier.card
     films = [(i, film) for i, (_, film) in enumerate(batch) if isinstance(film, PreparedFilm)]
-    tensors = [to_input_tensor(film.image, config) for _, film in films]
+    tensors = to_input_batch([film.image for _, film in films], config) if films else None
     outcomes = _predict(classifier, tensors, [film for _, film in films], [batch[i][0].key for i, _ in films])
     by_index = dict(zip((i for i, _ in films), outcomes, strict=True))
     records = []
@@ -289,15 +313,14 @@ def _flag_codes(prediction: Prediction, film: PreparedFilm, card: Any) -> tuple[
 
 
 def _predict(
-    classifier: Any, tensors: list[Any], films: list[PreparedFilm], keys: list[str]
+    classifier: Any, tensors: Any, films: list[PreparedFilm], keys: list[str]
 ) -> list[Prediction | str]:
-    """One batched forward pass; if it fails, retry film by film so only the culprit errors."""
-    import torch
-
-    if not tensors:
+    """One batched forward pass on ``tensors`` (N, C, H, W); if it fails, retry film by film so
+    only the culprit errors."""
+    if tensors is None or len(tensors) == 0:
         return []
     try:
-        batch = torch.stack(tensors)
+        batch = tensors
         if _on_cuda(classifier):
             batch = batch.pin_memory()  # lets the copy to the GPU run asynchronously
         return list(classifier.predict_tensors(batch, [f.gate for f in films]))
@@ -307,8 +330,8 @@ def _predict(
             return [_error_message(exc)]
         log.info("batch of %d failed (%s); retrying one by one", len(tensors), _error_message(exc))
         out: list[Prediction | str] = []
-        for tensor, film, key in zip(tensors, films, keys, strict=True):
-            out += _predict(classifier, [tensor], [film], [key])
+        for n, (film, key) in enumerate(zip(films, keys, strict=True)):
+            out += _predict(classifier, tensors[n : n + 1], [film], [key])
         return out
 
 
@@ -316,18 +339,16 @@ def _add_thumbnails(
     classifier: Any,
     records: list[ScreeningRecord],
     films: list[tuple[int, PreparedFilm]],
-    tensors: list[Any],
+    tensors: Any,
     by_index: dict[int, Any],
     budget: int,
 ) -> list[ScreeningRecord]:
     """Grad-CAM thumbnails for this batch's flagged films (one backward pass for all of them)."""
-    import torch
-
     chosen = [(n, i, film) for n, (i, film) in enumerate(films) if records[i].flagged][:budget]
     if not chosen:
         return records
     try:
-        maps = classifier.gradcam_maps(torch.stack([tensors[n] for n, _, _ in chosen]))
+        maps = classifier.gradcam_maps(tensors[[n for n, _, _ in chosen]])
     except Exception as exc:  # a thumbnail is never worth a film's reading
         log.warning("Grad-CAM thumbnails failed for a batch: %s", _error_message(exc))
         return records

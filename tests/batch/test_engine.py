@@ -295,3 +295,30 @@ def test_one_journal_screened_into_twice_screens_each_key_once(
     assert [r.key for r in first] == [i.key for i in items[:2]]
     assert [r.key for r in second] == [i.key for i in items[2:]]  # the first two not again
     assert sorted(r["file"] for r in read_csv_report(out)) == sorted(i.key for i in items)
+
+
+def test_on_the_cpu_the_model_gets_the_cores_the_decoders_leave(
+    films: tuple[Path, dict[str, str]], classifier: Classifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from radiview.inference.device import MAX_CPU_THREADS, physical_cpu_count
+
+    monkeypatch.delenv("RADIVIEW_NUM_THREADS", raising=False)
+    folder, _ = films
+    before = torch.get_num_threads()
+    expected = min(before, max(1, min(physical_cpu_count(), MAX_CPU_THREADS) - 1))
+    settings = ScreeningSettings(batch_size=2, workers=1, processes=False)
+    during = [
+        torch.get_num_threads()
+        for _ in iter_screening(list_folder(folder).items, classifier, settings=settings)
+    ]
+    assert during and set(during) == {expected}
+    assert torch.get_num_threads() == before  # put back after the run
+
+    monkeypatch.setenv("RADIVIEW_NUM_THREADS", str(before))  # the user's choice is kept
+    during = [
+        torch.get_num_threads()
+        for _ in iter_screening(list_folder(folder).items, classifier, settings=settings)
+    ]
+    assert set(during) == {before}
