@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -75,6 +76,73 @@ def forward_throughput(classifier: Classifier, tensors: torch.Tensor, batch_size
     return done / (time.perf_counter() - start)
 
 
+def forward_with_threads(
+    classifier: Classifier, tensors: torch.Tensor, batch_size: int, total: int, workers: int
+) -> float:
+    """The forward rate with the torch threads the engine leaves the model beside ``workers``."""
+    from radiview.batch.engine import _model_threads
+
+    restore = _model_threads(classifier, workers)
+    try:
+        return forward_throughput(classifier, tensors, batch_size, total)
+    finally:
+        restore()
+
+
+def stage_costs(classifier: Classifier, folder: Path, batch_size: int, threads: int) -> dict[str, float]:
+    """Milliseconds per film of each stage of screening, measured one after the other with
+    ``threads`` torch threads: what bounds the engine (a profile of its work, not a guess)."""
+    from radiview.batch.decode import prepare_film
+    from radiview.batch.engine import _flag_codes
+    from radiview.batch.records import ScreeningRecord
+    from radiview.inference.preprocess import to_input_batch
+
+    paths = sorted(folder.iterdir())[: 8 * batch_size]
+    config = classifier.preprocess_config
+    costs: dict[str, float] = {}
+
+    def timed(name: str, work: Any) -> Any:
+        start = time.process_time()  # CPU time of this process: every thread's work
+        out = work()
+        costs[name] = (time.process_time() - start) * 1000 / len(paths)
+        return out
+
+    torch.set_num_threads(1)
+    films = timed("decode + resize + window (prepare_film)", lambda: [prepare_film(p, config) for p in paths])
+    chunks = [films[i : i + batch_size] for i in range(0, len(films), batch_size)]
+    batches = timed(
+        "normalise (to_input_batch)", lambda: [to_input_batch([f.image for f in c], config) for c in chunks]
+    )
+    torch.set_num_threads(threads)
+    net = classifier.network
+    with torch.inference_mode():
+        timed("model forward (features + head)", lambda: [net.head(net.forward_features(b)) for b in batches])
+    preds = timed(
+        "predict_tensors (forward + calibration + gate)",
+        lambda: [
+            p
+            for b, c in zip(batches, chunks, strict=True)
+            for p in classifier.predict_tensors(b, [f.gate for f in c])
+        ],
+    )
+    costs["gate + calibration (the difference)"] = (
+        costs["predict_tensors (forward + calibration + gate)"] - costs["model forward (features + head)"]
+    )
+    card = classifier.card
+    records = timed(
+        "reading flags + record",
+        lambda: [
+            ScreeningRecord(str(p), "ok", pr, "", f.identifiers, _flag_codes(pr, f, card))
+            for p, f, pr in zip(paths, films, preds, strict=True)
+        ],
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "r.csv"
+        with CsvReportWriter(report, card.labels, model_stamp(card), mode="overwrite") as writer:
+            timed("CSV row + fsync", lambda: [writer.write(r) for r in records])
+    return costs
+
+
 def screening_throughput(
     classifier: Classifier, folder: Path, settings: ScreeningSettings, report: Path
 ) -> tuple[float, dict[str, int]]:
@@ -100,6 +168,9 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--sweep", action="store_true", help="also try other workers × batch sizes")
+    parser.add_argument(
+        "--stages", action="store_true", help="also print each stage's CPU ms per film (what bounds it)"
+    )
     parser.add_argument("--threads-decode", action="store_true", help="decode in threads, not processes")
     parser.add_argument(
         "--threads", type=int, help="torch CPU threads (default: RADIVIEW_NUM_THREADS or cores)"
@@ -144,17 +215,24 @@ def main() -> int:
             settings = ScreeningSettings(
                 batch_size=batch_size, workers=n_workers, processes=not args.threads_decode
             )
+            n = max(256, 4 * batch_size)
             # Forward before and after the screening run, averaged: a shared machine's load drifts.
-            before = forward_throughput(classifier, tensors, batch_size, max(256, 4 * batch_size))
+            # "all": torch's threads on every core; "left": the threads the engine gives the model
+            # beside n_workers decoders on the CPU (batch.engine._model_threads).
+            before = forward_throughput(classifier, tensors, batch_size, n)
+            before_left = forward_with_threads(classifier, tensors, batch_size, n, n_workers)
             fps, counts = screening_throughput(classifier, folder, settings, tmp_path / "r.csv")
-            after = forward_throughput(classifier, tensors, batch_size, max(256, 4 * batch_size))
-            model_fps = (before + after) / 2
+            after = forward_throughput(classifier, tensors, batch_size, n)
+            after_left = forward_with_threads(classifier, tensors, batch_size, n, n_workers)
+            model_fps, left_fps = (before + after) / 2, (before_left + after_left) / 2
             ratio = fps / model_fps
             if batch_size == args.batch_size:
                 by_workers[n_workers] = fps
             print(
                 f"batch {batch_size:3d} workers {n_workers}: screening {fps:7.1f} films/s, "
-                f"model forward {model_fps:7.1f} films/s, ratio {ratio:.2f}  {counts}",
+                f"model forward {model_fps:7.1f} films/s (all cores), ratio {ratio:.2f}; "
+                f"{left_fps:7.1f} films/s on the cores left to the model, ratio {fps / left_fps:.2f}  "
+                f"{counts}",
                 flush=True,
             )
             if best is None or fps > best[0]:
@@ -166,6 +244,18 @@ def main() -> int:
             )
         assert best is not None
         fps, model_fps, batch_size, n_workers = best
+        if args.stages:
+            cores = os.cpu_count() or 1
+            model_threads = max(1, min(cores, 8) - (args.workers or default_workers()))
+            costs = stage_costs(classifier, folder, args.batch_size, model_threads)
+            print(f"CPU ms per film, batch {args.batch_size} (model on {model_threads} thread(s)):")
+            for name, ms in costs.items():
+                print(f"  {name:48s} {ms:6.2f}")
+            work = sum(v for k, v in costs.items() if not k.startswith("model forward"))
+            print(
+                f"  all of it on {cores} cores: at best {cores * 1000 / work:.0f} films/s, if every core "
+                f"were busy all the time and the stages overlapped perfectly"
+            )
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(
             f"best: batch {batch_size}, workers {n_workers}: {fps:.1f} films/s screening vs "

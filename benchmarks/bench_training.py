@@ -137,6 +137,42 @@ def bench_pipelines(steps: int, batch: int, device: str) -> tuple[float, float, 
     return raw, device_rate, film_rate
 
 
+def profile_train_step(batch: int, device: str, steps: int = 3, top: int = 12) -> None:
+    """torch.profiler over the raw whole-network train step: where its time goes, op by op."""
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = device.startswith("cuda")
+    net = build_network().to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+    net.train()
+    x = torch.randn(batch, 3, 224, 224, device=device)
+    y = torch.randint(0, 4, (batch,), device=device)
+
+    def step() -> None:
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+            loss = nn.functional.cross_entropy(net(x).float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    step()  # warm-up
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            step()
+        if cuda:
+            torch.cuda.synchronize()
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events) or 1.0
+    print(f"profile of {steps} raw train steps, batch {batch} on {device}: self CPU time by op")
+    for e in sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:top]:
+        print(
+            f"  {e.key:48s} {e.self_cpu_time_total / 1000 / steps:8.1f} ms/step "
+            f"{100 * e.self_cpu_time_total / total:5.1f}%  ({e.count // steps} calls/step)"
+        )
+    print(f"  all ops                                          {total / 1000 / steps:8.1f} ms/step")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=0)
@@ -144,6 +180,7 @@ def main() -> None:
     p.add_argument(
         "--run-dir", default="runs/bundle", help="a real run whose metrics.json gives the retrain time"
     )
+    p.add_argument("--profile-step", action="store_true", help="only profile the raw train step, op by op")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -151,6 +188,10 @@ def main() -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s); "
         "figures on a shared machine vary"
     )
+    if args.profile_step:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        profile_train_step(256 if device == "cuda" else 32, device)
+        return
     print(f"frozen: feature extraction, clean        {bench_extract(args.images, 'none'):7.1f} films/s")
     print(f"frozen: feature extraction, 'source' aug {bench_extract(args.images, 'source'):7.1f} films/s")
     print(f"frozen: head training (batch 16)         {bench_head(200):7.0f} films/s")
