@@ -13,12 +13,15 @@ def _delete_and_collect() -> None:
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     gc.collect()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    # What survives a full collection is long-lived (torch, Qt, numpy modules...): frozen, the
+    # next collections scan only what later tests make (0.3 s instead of ~0.5 s per test).
+    gc.freeze()
 
 
 @pytest.fixture(autouse=True)
 def collect_qt_garbage(qapp):  # type: ignore[no-untyped-def]
     """Delete earlier tests' widgets and collect their Python cycles here, in the GUI thread,
-    before this test starts a worker thread (and again after it).
+    before this test starts a worker thread.
 
     pytest-qt closes each test's widgets and calls deleteLater(), which Qt honours only inside the
     next event loop, and a window becomes garbage only once pytest drops the test's fixture values,
@@ -28,4 +31,3 @@ def collect_qt_garbage(qapp):  # type: ignore[no-untyped-def]
     """
     _delete_and_collect()
     yield
-    _delete_and_collect()
