@@ -53,6 +53,15 @@ def chest_like(h: int, w: int, seed: int) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+def make_slow_folder(folder: Path, n: int) -> Path:
+    """``n`` large JPEGs (1400×1200): a run over them takes seconds with one decoding thread."""
+    folder.mkdir(parents=True, exist_ok=True)
+    base = chest_like(1400, 1200, 0)
+    for i in range(n):
+        Image.fromarray(np.roll(base, i * 7, axis=1)).save(folder / f"film_{i:02d}.jpg", quality=95)
+    return folder
+
+
 def make_folder(folder: Path, n: int = 4, broken: bool = True, size: int = 96) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
@@ -292,12 +301,7 @@ def _wait_for_rows(proc: subprocess.Popen[bytes], out: Path, rows: int, timeout:
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGINT"])
 def test_killed_run_resumes_without_duplicates(tiny_bundle: Path, tmp_path: Path, how: str) -> None:
-    folder = tmp_path / "films"
-    folder.mkdir()
-    # Big enough that 40 films take a few seconds with one decoding thread.
-    base = chest_like(1400, 1200, 0)
-    for i in range(40):
-        Image.fromarray(np.roll(base, i * 7, axis=1)).save(folder / f"film_{i:02d}.jpg", quality=95)
+    folder = make_slow_folder(tmp_path / "films", 40)
     out = tmp_path / "report.csv"
     cmd = _cli(
         "screen",

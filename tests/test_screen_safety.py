@@ -11,14 +11,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from radiview.batch.csv_report import read_csv_report
 from radiview.cli import main
 from tests.conftest import build_tiny_bundle
-from tests.test_cli import _cli, _env, _wait_for_rows, chest_like, make_folder
+from tests.test_cli import _cli, _env, _wait_for_rows, chest_like, make_folder, make_slow_folder
 
 
 def screen(folder: Path, out: Path, bundle: Path, *extra: str) -> int:
@@ -175,11 +174,7 @@ def test_a_clean_run_prints_no_warnings_and_library_warnings_become_log_lines(
 
 @pytest.mark.slow
 def test_a_second_run_on_a_locked_report_fails_at_once(tiny_bundle: Path, tmp_path: Path) -> None:
-    folder = tmp_path / "films"
-    folder.mkdir()
-    base = chest_like(1400, 1200, 0)
-    for i in range(80):
-        Image.fromarray(np.roll(base, i * 7, axis=1)).save(folder / f"film_{i:02d}.jpg", quality=95)
+    folder = make_slow_folder(tmp_path / "films", 80)
     out = tmp_path / "r.csv"
     args = ("screen", str(folder), "--out", str(out), "--model", str(tiny_bundle), "--device", "cpu")
     cmd = _cli(*args, "--batch-size", "2", "--workers", "1")

@@ -16,21 +16,9 @@ from radiview.batch.records import ScreeningItem, ScreeningRecord
 from radiview.errors import InputError
 from radiview.inference.classifier import Classifier
 from radiview.io import load_radiograph
+from tests.test_cli import chest_like
 
 REAL_BUNDLE = Path(__file__).resolve().parents[2] / "resources" / "model"
-
-
-def chest_like(size: tuple[int, int], seed: int) -> np.ndarray:
-    """A noisy 8-bit film with two dark ellipses in a bright body (enough texture for the gate)."""
-    h, w = size
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w]
-    img = np.full((h, w), 40.0)
-    img[((yy - h / 2) / (0.5 * h)) ** 2 + ((xx - w / 2) / (0.45 * w)) ** 2 <= 1] = 190
-    for side in (-1, 1):
-        img[((yy - h / 2) / (0.35 * h)) ** 2 + ((xx - w / 2 - side * 0.2 * w) / (0.14 * w)) ** 2 <= 1] = 80
-    img += rng.normal(0, 12, img.shape)
-    return np.clip(img, 0, 255).astype(np.uint8)
 
 
 def write_films(folder: Path) -> dict[str, str]:
@@ -38,9 +26,9 @@ def write_films(folder: Path) -> dict[str, str]:
     folder.mkdir(parents=True, exist_ok=True)
     expected = {}
     for i in range(3):
-        Image.fromarray(chest_like((96, 80 + 8 * i), i)).save(folder / f"film_{i}.png")
+        Image.fromarray(chest_like(96, 80 + 8 * i, i)).save(folder / f"film_{i}.png")
         expected[f"film_{i}.png"] = "ok"
-    Image.fromarray(chest_like((90, 90), 7)).save(folder / "film_3.jpg", quality=90)
+    Image.fromarray(chest_like(90, 90, 7)).save(folder / "film_3.jpg", quality=90)
     expected["film_3.jpg"] = "ok"
     Image.fromarray(np.full((64, 64), 128, np.uint8)).save(folder / "blank.png")
     expected["blank.png"] = "refused"  # near-uniform input
@@ -56,7 +44,7 @@ def write_films(folder: Path) -> dict[str, str]:
     expected["broken.png"] = "error"
     (folder / "notes.txt").write_text("not a film")  # not a candidate at all
     (folder / "sub").mkdir(exist_ok=True)
-    Image.fromarray(chest_like((70, 70), 11)).save(folder / "sub" / "deep.png")
+    Image.fromarray(chest_like(70, 70, 11)).save(folder / "sub" / "deep.png")
     return expected
 
 
@@ -117,7 +105,7 @@ def test_listing_is_sorted_relative_and_says_why_it_is_empty(
     nested = tmp_path / "nested"
     (nested / "a").mkdir(parents=True)
     for i in range(3):
-        Image.fromarray(chest_like((40, 40), i)).save(nested / "a" / f"{i}.png")
+        Image.fromarray(chest_like(40, 40, i)).save(nested / "a" / f"{i}.png")
     listing = list_folder(nested)
     assert listing.items == () and listing.nested == 3
     assert listing.empty_reason() == (
