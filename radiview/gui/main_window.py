@@ -70,6 +70,7 @@ from radiview.inference.flags import reading_flags
 from radiview.settings import Settings, load_settings, save_settings
 
 if TYPE_CHECKING:
+    from radiview.gui.dialogs.pacs import PacsDialog
     from radiview.inference.prediction import Explanation, Prediction
     from radiview.io import Radiograph
 
@@ -119,7 +120,7 @@ class MainWindow(QMainWindow, WindowActions):
         self.last_error: TaskError | None = None
         self.last_error_dialog: ErrorDialog | Any = None
         self._shut_down = False
-        self._pacs_dialog: Any = None  # one per window, made on first use (dialogs.pacs imports the network)
+        self._pacs_dialog: PacsDialog | None = None  # made on first use (it imports the network)
         self._attention_mask: AttentionMask | None = None  # the film's, built on its first heatmap
 
         self.setWindowTitle(f"{APP_TITLE} — {TITLE_NOTICE}")

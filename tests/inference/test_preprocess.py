@@ -1,4 +1,4 @@
-"""The shared preprocessing: the batched normalisation is the per-film one, value for value."""
+"""The shared normalisation: (x - mean) / std per channel, the same for a film alone or in a batch."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ def test_batch_equals_the_stacked_films_exactly(size: int) -> None:
     assert batch.shape == (size, config.channels, h, w) and batch.dtype == torch.float32
     assert torch.equal(batch, torch.stack([to_input_tensor(im, config) for im in images]))
     assert batch.is_contiguous()  # fed to the network as is
+    mean = np.asarray(config.mean, np.float32)[:, None, None]
+    std = np.asarray(config.std, np.float32)[:, None, None]
+    for film, image in zip(batch, images, strict=True):  # the formula, computed in numpy
+        np.testing.assert_allclose(film.numpy(), (image[None] - mean) / std, rtol=1e-6, atol=1e-6)
 
 
 def test_batch_takes_float64_films_like_the_single_path() -> None:
