@@ -71,7 +71,7 @@ def run_screen(args: argparse.Namespace) -> int:
     from radiview.batch.folder import list_folder
     from radiview.batch.outputs import check_screen_outputs
     from radiview.batch.report_lock import ReportLock
-    from radiview.model_loading import load_classifier
+    from radiview.inference.loader import load_classifier
 
     folder, out = Path(args.folder), Path(args.out)
     pdf = Path(args.pdf) if args.pdf else None

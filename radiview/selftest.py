@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from radiview import RESEARCH_NOTICE, __version__
 from radiview.errors import RadiviewError
-from radiview.model_loading import load_classifier
+from radiview.inference.loader import load_classifier
 
 log = logging.getLogger("radiview.selftest")
 

@@ -52,3 +52,6 @@ class Explanation:
     heatmap: np.ndarray
     label: str
     method: str = "Grad-CAM"
+    # Share of the map's mass outside the lung fields before clipping to them (None: no
+    # lung-field estimate for this film); the reading room warns when it is high.
+    outside_lung_share: float | None = None

@@ -1,14 +1,17 @@
-"""Loading the model for the headless commands (predict, screen, self-test)."""
+"""The one model loader: every command, the listener and the GUI load a bundle through it."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from radiview.errors import ModelBundleError
 
+if TYPE_CHECKING:
+    from radiview.inference.classifier import Classifier
 
-def load_classifier(model: str | None, device: str) -> Any:
+
+def load_classifier(model: str | None, device: str = "auto") -> Classifier:
     """The bundle at ``model`` (None: the bundled one) on ``device``; ModelBundleError or
     RadiviewError with a complete sentence when that is impossible.
 

@@ -16,6 +16,7 @@ output that would replace a user's file, a report locked by another run); 130 in
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
@@ -25,13 +26,17 @@ from typing import Any
 
 from radiview import RESEARCH_NOTICE, __version__
 from radiview.atomic import atomic_write
+from radiview.cli.exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from radiview.errors import RadiviewError
 
 log = logging.getLogger("radiview.cli")
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEVICES = ("auto", "cpu", "cuda", "mps")
 _handler: logging.Handler | None = None
+
+# Sub-commands that live in their own module radiview/cli/<module>.py, which defines
+# ``add_parser(subparsers) -> ArgumentParser`` (registering the command) and ``run(args) -> int``.
+SUBCOMMAND_MODULES: dict[str, str] = {}
 
 
 class _UsageError(Exception):
@@ -115,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         lead, rest = [*lead, rest[0]], rest[1:]
     command = rest[0] if rest else ""
     try:
+        if command in SUBCOMMAND_MODULES:
+            return _run_subcommand(command, rest + lead)
         if command == "listen" or (command == "screen" and any(a.split("=")[0] == "--pacs" for a in rest)):
             from radiview.net.commands import run_net_command  # PACS: radiview/net/commands.py
 
@@ -142,6 +149,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+def _run_subcommand(command: str, args: list[str]) -> int:
+    module = importlib.import_module(f"radiview.cli.{SUBCOMMAND_MODULES[command]}")
+    parser = argparse.ArgumentParser(prog="radiview")
+    module.add_parser(parser.add_subparsers(dest="command"))
+    parsed = parser.parse_args(args)
+    _setup_logging(bool(getattr(parsed, "verbose", False)))
+    return int(module.run(parsed))
+
+
 # --------------------------------------------------------------------------------------- GUI
 
 
@@ -164,7 +180,7 @@ def _cmd_gui(files: list[str], model: str | None = None) -> int:
 
 def _load_classifier(model: str | None, device: str) -> Any:
     """Load the bundle on the requested device; any failure is a usage error (exit 2)."""
-    from radiview.model_loading import load_classifier
+    from radiview.inference.loader import load_classifier
 
     try:
         return load_classifier(model, device)
