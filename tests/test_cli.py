@@ -411,7 +411,7 @@ def test_progress_rate_excludes_the_warm_up_batch(monkeypatch: pytest.MonkeyPatc
     import io
 
     import radiview.batch.engine as engine
-    import radiview.screen_command as screen_command
+    import radiview.cli.screen as screen_command
 
     now = [0.0]
     monkeypatch.setattr(engine.time, "perf_counter", lambda: now[0])
@@ -429,3 +429,33 @@ def test_progress_rate_excludes_the_warm_up_batch(monkeypatch: pytest.MonkeyPatc
     assert lines[0].endswith("16/300  warming up")
     # 100 films per 10 s once warm: 10 films/s, 84 films left -> 8 s (not the 1.3 films/s of a naive mean)
     assert lines[-1].endswith("216/300  10.0 films/s  ETA 0:08"), lines
+
+
+def test_help_lists_every_subcommand_on_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from radiview.cli import SUBCOMMAND_MODULES
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
+    for command in SUBCOMMAND_MODULES:
+        line = next((line for line in lines if line.split()[:1] == [command]), "")
+        assert len(line.split()) > 3, f"{command!r} has no one-line help: {line!r}"
+
+
+@pytest.mark.parametrize(
+    ("argv", "normalized"),
+    [
+        (["film.png", "b.dcm"], ["open", "film.png", "b.dcm"]),
+        (["--model", "DIR", "film.png"], ["open", "--model", "DIR", "film.png"]),
+        ([], ["open"]),
+        (["-v", "screen", "F", "--out", "r.csv"], ["screen", "F", "--out", "r.csv", "-v"]),
+        (["--self-test", "--model", "DIR"], ["self-test", "--model", "DIR"]),
+        (["--model", "DIR", "--self-test"], ["self-test", "--model", "DIR"]),
+        (["--version"], ["--version"]),
+    ],
+)
+def test_argv_shortcuts_name_their_command(argv: list[str], normalized: list[str]) -> None:
+    from radiview.cli import normalize_argv
+
+    assert normalize_argv(argv) == normalized

@@ -161,8 +161,8 @@ def test_a_clean_run_prints_no_warnings_and_library_warnings_become_log_lines(
     assert not [line for line in lines if "warn" in line.lower()], lines
     code = (
         "import warnings, sys\n"
-        "from radiview.cli import _setup_logging\n"
-        "_setup_logging(False)\n"
+        "from radiview.cli.options import setup_logging\n"
+        "setup_logging(False)\n"
         "warnings.warn_explicit('Invalid value for VR DS', UserWarning, "
         "'/x/site-packages/pydicom/valuerep.py', 7)\n"
     )

@@ -376,10 +376,10 @@ class InferenceWorker(QObject):
     @Slot(str, str)
     def load_model(self, bundle_dir: str, device: str) -> None:
         def load() -> ModelInfo:
-            from radiview.inference import Classifier
+            from radiview.inference.loader import load_classifier
 
             self._classifier = None  # a failed load leaves no model, not the previous one
-            classifier = Classifier.from_bundle(bundle_dir or None, device=device or "auto")
+            classifier = load_classifier(bundle_dir or None, device or "auto", fallback_to_cpu=True)
             self._classifier = classifier
             resolved = bundle_dir or str(_default_bundle_dir())
             return ModelInfo(classifier.card, str(classifier.device), resolved)

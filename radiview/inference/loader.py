@@ -11,24 +11,32 @@ if TYPE_CHECKING:
     from radiview.inference.classifier import Classifier
 
 
-def load_classifier(model: str | None, device: str = "auto") -> Classifier:
+def check_bundle_path(model: str | None) -> None:
+    """ModelBundleError naming ``model`` when it cannot be a bundle folder (None: the bundled one)."""
+    if model is None:
+        return
+    path = Path(model)
+    if path.is_file():
+        raise ModelBundleError(
+            "is a file, but --model wants the model bundle folder (the one holding "
+            "model_card.json and the weights)",
+            path,
+        )
+    if not path.exists():
+        raise ModelBundleError("does not exist: --model wants a model bundle folder", path)
+
+
+def load_classifier(model: str | None, device: str = "auto", fallback_to_cpu: bool = False) -> Classifier:
     """The bundle at ``model`` (None: the bundled one) on ``device``; ModelBundleError or
     RadiviewError with a complete sentence when that is impossible.
 
-    An explicit device the machine lacks is an error here, not a silent CPU fallback.
+    An explicit device the machine lacks is an error (what a user who typed ``--device cuda``
+    wants to hear), unless ``fallback_to_cpu``: the GUI's saved setting on a machine that
+    has since lost its GPU falls back to the CPU with a warning.
     """
     from radiview.inference.classifier import Classifier
     from radiview.inference.device import resolve_device
 
-    if model is not None:
-        path = Path(model)
-        if path.is_file():
-            raise ModelBundleError(
-                "is a file, but --model wants the model bundle folder (the one holding "
-                "model_card.json and the weights)",
-                path,
-            )
-        if not path.exists():
-            raise ModelBundleError("does not exist: --model wants a model bundle folder", path)
-    resolved = resolve_device(device, strict=device != "auto")
+    check_bundle_path(model)
+    resolved = resolve_device(device, strict=device != "auto" and not fallback_to_cpu)
     return Classifier.from_bundle(model, device=str(resolved))

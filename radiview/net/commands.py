@@ -28,16 +28,6 @@ log = logging.getLogger("radiview.net.commands")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def _setup_logging(verbose: bool) -> None:
-    logger = logging.getLogger("radiview")
-    if not any(getattr(h, "_radiview_net", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        handler._radiview_net = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
-    logger.setLevel(logging.INFO if verbose else logging.WARNING)
-
-
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     parser.add_argument("--model", metavar="DIR", help="model bundle folder (default: the bundled model)")
@@ -84,20 +74,24 @@ def listen_parser() -> argparse.ArgumentParser:
 
 
 def _load_classifier(model: str | None, device: str) -> Any:
-    from radiview.inference.classifier import Classifier
-    from radiview.inference.device import resolve_device
+    from radiview.inference.loader import load_classifier  # the one loader, as every command
 
-    resolved = resolve_device(device, strict=device != "auto")
-    return Classifier.from_bundle(model, device=str(resolved))
+    return load_classifier(model, device)
 
 
 def run_net_command(argv: list[str]) -> int:
     """``argv`` starts with ``screen`` or ``listen``."""
     command, rest = argv[0], argv[1:]
+    parser = listen_parser() if command == "listen" else screen_parser()
+    return run_parsed_net_command(command, parser.parse_args(rest))
+
+
+def run_parsed_net_command(command: str, args: argparse.Namespace) -> int:
+    """Run ``screen`` (--pacs) or ``listen`` with parsed arguments (logging set up by the CLI)."""
     try:
         if command == "listen":
-            return _cmd_listen(listen_parser().parse_args(rest))
-        return _cmd_screen(screen_parser().parse_args(rest))
+            return _cmd_listen(args)
+        return _cmd_screen(args)
     except RadiviewError as exc:
         print(f"radiview: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -113,7 +107,6 @@ def _cmd_screen(args: argparse.Namespace) -> int:
     from radiview.net.query import StudyQuery, parse_date_range, parse_modalities
     from radiview.net.screen_study import pacs_report, screen_pacs
 
-    _setup_logging(args.verbose)
     node = get_node(args.pacs, args.nodes)
     date_from, date_to = parse_date_range(args.study_date)
     query = StudyQuery(
@@ -189,7 +182,6 @@ def _results_sender(args: argparse.Namespace) -> Any:
 def _cmd_listen(args: argparse.Namespace) -> int:
     from radiview.net.listener import FilmListener
 
-    _setup_logging(args.verbose)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     from radiview.net.nodes import validate_ae_title

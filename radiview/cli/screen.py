@@ -1,5 +1,8 @@
 """``radiview screen FOLDER --out REPORT.csv``: the CLI's side of the one screening engine.
 
+``radiview screen --pacs NODE ...`` screens a PACS study list instead; radiview/net/commands.py
+parses and runs it (``is_pacs_screen`` tells the two apart before parsing).
+
 Order matters here: every check on the outputs, the folder and the model runs before any byte
 is written; then the report is locked, resumed (every row validated) or created; then the
 engine screens. Exit codes: 0 every film read or refused; 1 a film could not be read, or no
@@ -17,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from radiview import RESEARCH_NOTICE
+from radiview.cli.exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from radiview.cli.options import add_model_options, positive_int, setup_logging
 from radiview.errors import RadiviewError
 
 if TYPE_CHECKING:
@@ -25,8 +30,38 @@ if TYPE_CHECKING:
     from radiview.batch.folder import FolderListing
     from radiview.batch.records import ScreeningRecord
     from radiview.batch.report_lock import ReportLock
+    from radiview.inference.classifier import Classifier
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "screen",
+        help="screen a folder (or --pacs NODE) into a CSV report",
+        description=f"Screen every film of a folder into a CSV (and PDF) report. {RESEARCH_NOTICE}",
+        epilog="With --pacs NODE instead of FOLDER it screens a PACS study list: "
+        "'radiview screen --pacs NODE -h' lists those options.",
+    )
+    add_screen_arguments(parser)
+    add_model_options(parser)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_screen(args)
+
+
+def is_pacs_screen(argv: list[str]) -> bool:
+    """``argv`` (the command first) asks for ``screen --pacs``: a different set of options."""
+    return bool(argv) and argv[0] == "screen" and any(a.split("=")[0] == "--pacs" for a in argv)
+
+
+def run_pacs_screen(argv: list[str]) -> int:
+    """``radiview screen --pacs ...``: parsed and run by radiview/net/commands.py."""
+    from radiview.net.commands import run_parsed_net_command, screen_parser
+
+    args = screen_parser().parse_args(argv[1:])
+    setup_logging(args.verbose)
+    return run_parsed_net_command("screen", args)
 
 
 class _Progress:
@@ -103,7 +138,7 @@ def run_screen(args: argparse.Namespace) -> int:
 def _screen(
     args: argparse.Namespace,
     listing: FolderListing,
-    classifier: Any,
+    classifier: Classifier,
     out: Path,
     pdf: Path | None,
     lock: ReportLock,
@@ -147,7 +182,7 @@ def _screen(
 
 
 def _run(
-    listing: FolderListing, classifier: Any, report: CsvReportWriter, settings: ScreeningSettings
+    listing: FolderListing, classifier: Classifier, report: CsvReportWriter, settings: ScreeningSettings
 ) -> tuple[int | None, list[ScreeningRecord], ScreeningCounts]:
     """Screen with a progress line; (exit code if the run stopped early, records, counts)."""
     from radiview.batch.engine import ScreeningCounts, iter_screening
@@ -218,25 +253,15 @@ def add_screen_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--batch-size",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="films per forward pass (default 16)",
     )
     parser.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="decoding workers (default: by CPU count)",
     )
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
