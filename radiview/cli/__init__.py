@@ -36,7 +36,7 @@ _handler: logging.Handler | None = None
 
 # Sub-commands that live in their own module radiview/cli/<module>.py, which defines
 # ``add_parser(subparsers) -> ArgumentParser`` (registering the command) and ``run(args) -> int``.
-SUBCOMMAND_MODULES: dict[str, str] = {}
+SUBCOMMAND_MODULES: dict[str, str] = {"site": "site"}
 
 
 class _UsageError(Exception):

@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 
 def load_classifier(model: str | None, device: str = "auto") -> Classifier:
-    """The bundle at ``model`` (None: the bundled one) on ``device``; ModelBundleError or
+    """The bundle at ``model`` (None: the bundled one; a site folder: the bundled base with that
+    site's adaptation) on ``device``; ModelBundleError or
     RadiviewError with a complete sentence when that is impossible.
 
     An explicit device the machine lacks is an error here, not a silent CPU fallback.
@@ -31,4 +32,15 @@ def load_classifier(model: str | None, device: str = "auto") -> Classifier:
         if not path.exists():
             raise ModelBundleError("does not exist: --model wants a model bundle folder", path)
     resolved = resolve_device(device, strict=device != "auto")
+    if model is not None and _is_site_folder(model):
+        from radiview.inference.site_bundle import load_site_classifier
+
+        return load_site_classifier(model, device=str(resolved))
     return Classifier.from_bundle(model, device=str(resolved))
+
+
+def _is_site_folder(model: str) -> bool:
+    """A site bundle (``radiview site adapt``'s output): loaded on top of its base bundle."""
+    from radiview.inference.site_bundle import is_site_bundle
+
+    return is_site_bundle(model)
