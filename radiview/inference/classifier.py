@@ -24,6 +24,7 @@ from radiview.inference.bundle import GATE_PREFIX, ModelCard, load_bundle
 from radiview.inference.device import configure_cpu_threads, resolve_device
 from radiview.inference.explain import apply_gradient_scope, find_layer, resize_heatmap, run_gradcam
 from radiview.inference.fitting_gate import GateFit
+from radiview.inference.site_bundle import is_site_bundle, load_site_classifier
 from radiview.inference.gate import GateFacts, SpatialGate, gate_verdict, mahalanobis_scores
 from radiview.inference.network import SMALL_FEATURE_DIM, RadiviewNet, build_network
 from radiview.inference.precision import Parity, autocast_to, compare, default_reduced_dtype
@@ -180,9 +181,12 @@ class Classifier:
     def from_bundle(
         cls, path: str | os.PathLike[str] | None = None, device: str | torch.device = "auto"
     ) -> Classifier:
-        """Load and check a bundle directory (None: the bundled model) onto ``device``
+        """Load and check a bundle directory (None: the bundled model; a site folder: its base with
+        the site's parts, see ``radiview.inference.site_bundle``) onto ``device``
         ("auto", "cpu", "cuda", "mps"; see radiview.inference.device for the fallback)."""
         bundle_dir = Path(path) if path is not None else default_model_dir()
+        if path is not None and is_site_bundle(bundle_dir):  # every caller loads a site bundle alike
+            return load_site_classifier(bundle_dir, device)
         card, state = load_bundle(bundle_dir)
         net, means, precision = build_bundle_network(card, state, bundle_dir / card.weights_file)
         spatial_gate = build_spatial_gate(card, state, bundle_dir / card.weights_file)

@@ -32,15 +32,6 @@ def load_classifier(model: str | None, device: str = "auto") -> Classifier:
         if not path.exists():
             raise ModelBundleError("does not exist: --model wants a model bundle folder", path)
     resolved = resolve_device(device, strict=device != "auto")
-    if model is not None and _is_site_folder(model):
-        from radiview.inference.site_bundle import load_site_classifier
-
-        return load_site_classifier(model, device=str(resolved))
+    # A site folder (radiview site adapt) loads on top of its base bundle: Classifier.from_bundle
+    # sees its site_card.json (radiview.inference.site_bundle).
     return Classifier.from_bundle(model, device=str(resolved))
-
-
-def _is_site_folder(model: str) -> bool:
-    """A site bundle (``radiview site adapt``'s output): loaded on top of its base bundle."""
-    from radiview.inference.site_bundle import is_site_bundle
-
-    return is_site_bundle(model)

@@ -126,6 +126,8 @@ def _site_tensors(site_dir: Path, site: Mapping[str, Any]) -> dict[str, torch.Te
 
 def _site_card_dict(card: ModelCard, site: Mapping[str, Any]) -> dict[str, Any]:
     data = card.to_dict()
+    # A site model's own name (report stamps, resume checks): "<base name> · site NAME"
+    data["name"] = f"{card.name} · site {site['site'].get('name', 'site')}"
     data["temperature"] = float(site["temperature"])
     data["gate"] = dict(site["gate"])
     flags = dict(data.get("reading_flags") or {})
