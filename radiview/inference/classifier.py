@@ -24,12 +24,12 @@ from radiview.inference.bundle import GATE_PREFIX, ModelCard, load_bundle
 from radiview.inference.device import configure_cpu_threads, resolve_device
 from radiview.inference.explain import apply_gradient_scope, find_layer, resize_heatmap, run_gradcam
 from radiview.inference.fitting_gate import GateFit
-from radiview.inference.site_bundle import is_site_bundle, load_site_classifier
 from radiview.inference.gate import GateFacts, SpatialGate, gate_verdict, mahalanobis_scores
 from radiview.inference.network import SMALL_FEATURE_DIM, RadiviewNet, build_network
 from radiview.inference.precision import Parity, autocast_to, compare, default_reduced_dtype
 from radiview.inference.prediction import Explanation, GateVerdict, Prediction
 from radiview.inference.preprocess import Preprocessing, preprocess
+from radiview.inference.site_bundle import is_site_bundle, load_site_classifier
 from radiview.io.radiograph import Radiograph
 
 log = logging.getLogger("radiview.inference")

@@ -23,11 +23,11 @@ from radiview.inference.site_bundle import load_ood_bank, read_site_reference, w
 from radiview.site.features import SiteFeatures, extract_site_features, gate_scores
 from radiview.site.fit import (
     MIN_HEAD_PER_LABEL,
+    OOD_REFUSAL,
     SiteFit,
     fit_calibration,
     fit_gate_for_site,
-    fit_head,
-    hidden_activations,
+    fit_logit_head,
     label_groups,
     passes_basic_checks,
 )
@@ -44,7 +44,7 @@ from radiview.site.validate import classifier_parts
 
 log = logging.getLogger("radiview.site")
 
-CROSSFIT_BELOW = 100  # patients
+CROSSFIT_BELOW = 1000  # patients: below, two-fold cross-fitting (twice the check films, steadier fits)
 
 
 @dataclass
@@ -55,7 +55,6 @@ class SiteData:
     site_labels: list[str]
     patients: list[str]
     truth: list[frozenset[int]]
-    hidden: np.ndarray  # (N, H) the head's last-layer input, for a head refit
 
     def take(self, rows: np.ndarray) -> SiteData:
         return SiteData(
@@ -63,7 +62,6 @@ class SiteData:
             [self.site_labels[i] for i in rows],
             [self.patients[i] for i in rows],
             [self.truth[i] for i in rows],
-            self.hidden[rows],
         )
 
 
@@ -76,8 +74,8 @@ class Variant:
     def logits(self, data: SiteData) -> np.ndarray:
         if self.fit.head is None:
             return data.feats.logits
-        w, b = self.fit.head
-        return data.hidden @ w.T + b
+        w, b = self.fit.head  # logit space (fit_logit_head)
+        return data.feats.logits @ w.T + b
 
     def read(self, data: SiteData) -> Readings:
         return read_films(self.fit.parts, data.feats, self.logits(data))
@@ -101,14 +99,32 @@ def fit_variants(
     for head in (None, _head_for(classifier, ok)):
         if head is False:
             continue
-        logits = ok.feats.logits if head is None else ok.hidden @ head[0].T + head[1]
-        temperature, points, adapted, notes = fit_calibration(
-            logits, ok.truth, ok.site_labels, list(base.labels), base.temperature, covid_specificity
+        logits = ok.feats.logits if head is None else ok.feats.logits @ head[0].T + head[1]
+        temperature, shift, points, adapted, notes = fit_calibration(
+            logits,
+            ok.truth,
+            ok.site_labels,
+            list(base.labels),
+            base.temperature if head is None else 1.0,
+            covid_specificity,
+            refit_temperature=head is None,
         )
         parts = replace(gated, temperature=temperature, operating_points=points)
-        adapted = [gate_note, *adapted] + (
-            ["head refit (L2 toward the base head)"] if head is not None else []
-        )
+        if head is not None:
+            adapted = [
+                *adapted,
+                "head refit in logit space (W z + b, L2 toward the temperature-scaled base head)",
+            ]
+        elif shift.any():
+            head = (np.eye(len(shift)), shift)  # the class-prior shift, folded into the last layer's bias
+        adapted = [gate_note, *adapted]
+        if not gate_info["ood_target_met"]:
+            notes = [
+                *notes,
+                f"gate: even at the strictest threshold tried it refuses only "
+                f"{gate_info['ood']['refusal_rate']:.1%} of the bundled out-of-distribution films "
+                f"(target {OOD_REFUSAL:.0%}); more site films would tighten it",
+            ]
         variants.append(Variant(SiteFit(parts, head, adapted, notes, gate_info)))
     return variants[0], (variants[1] if len(variants) > 1 else None)
 
@@ -117,11 +133,10 @@ def _head_for(classifier: Any, data: SiteData) -> tuple[np.ndarray, np.ndarray] 
     groups = label_groups(data.site_labels)
     if sum(1 for n in groups.values() if n >= MIN_HEAD_PER_LABEL) < 2:
         return False
-    last = classifier.network.head[-1]
     mask = np.zeros((len(data.truth), len(classifier.labels)), dtype=bool)
     for i, members in enumerate(data.truth):
         mask[i, list(members)] = True
-    return fit_head(data.hidden, mask, last.weight.detach().cpu().numpy(), last.bias.detach().cpu().numpy())
+    return fit_logit_head(data.feats.logits, mask)
 
 
 def balanced_hits(readings: Readings, data: SiteData) -> np.ndarray:
@@ -183,7 +198,6 @@ def adapt_site(
         [f.label for f in rows],
         [f.patient_id for f in rows],
         [truth_set(f.label, labels) for f in rows],
-        hidden_activations(classifier.network, feats.features),
     )
     check_splittable(data.site_labels, data.patients)
     base = classifier_parts(classifier)

@@ -31,17 +31,20 @@ log = logging.getLogger("radiview.site")
 
 #: Per-check tail quantile of the site's out-of-fold distances the refitted gate accepts, and the
 #: fallbacks tried, in order, when the bundled OOD bank would be refused less than OOD_REFUSAL.
-GATE_ACCEPTANCE_LADDER = (0.999, 0.998, 0.995, 0.99)
+GATE_ACCEPTANCE_LADDER = (0.9999, 0.999, 0.998, 0.995, 0.99, 0.98, 0.95)
 OOD_REFUSAL = 0.95
 MIN_PER_LABEL = 10  # films per label before a temperature or threshold is fitted on them
-MIN_HEAD_PER_LABEL = 30  # films per label (two labels at least) before a head refit is tried
-HEAD_L2 = 1.0  # penalty on ||W − W_base||² per film: the refit stays near the base head
+MIN_HEAD_PER_LABEL = 20  # films per label (two labels at least) before a head refit is tried
+PRIOR_L2 = 1.0  # penalty on the class-prior shift, per film
+HEAD_L2 = 0.1  # penalty on ||W − I/T||² + ||b||² per film: the refit stays near the base head
 
 
 @dataclass
 class SiteFit:
     parts: ModelParts
-    head: tuple[np.ndarray, np.ndarray] | None = None  # (W (K, H), b (K,)) of the last layer
+    # z ↦ W z + b applied to the base logits (a class-prior correction or a logit-space head refit),
+    # folded into the last layer when the bundle is written; None: the base logits as they are
+    head: tuple[np.ndarray, np.ndarray] | None = None
     adapted: list[str] = field(default_factory=list)
     not_adapted: list[str] = field(default_factory=list)
     gate_info: dict[str, Any] = field(default_factory=dict)
@@ -160,6 +163,8 @@ def fit_gate_for_site(
     assert chosen is not None
     info["ood"] = info["tried"][-1]["ood"]
     info["tail_quantile_per_check"] = info["tried"][-1]["tail_quantile_per_check"]
+    ood = info["ood"]
+    info["ood_target_met"] = ood is None or ood["refusal_rate"] >= OOD_REFUSAL
     info["method"] = (
         "site clusters (one per label) and the site's own Ledoit-Wolf precision on its adapt films; "
         "each check's threshold at a gamma-tail quantile of the out-of-fold distances"
@@ -221,32 +226,91 @@ def fit_operating_points(
     return points, notes
 
 
-def hidden_activations(network: Any, features: np.ndarray) -> np.ndarray:
-    """The head's input to its last layer (Linear → BN → ReLU → Dropout, in eval mode)."""
-    with torch.inference_mode():
-        return network.head[:-1].eval()(torch.from_numpy(features.astype(np.float32))).numpy()
-
-
-def fit_head(
-    hidden: np.ndarray, mask: np.ndarray, weight: np.ndarray, bias: np.ndarray, l2: float = HEAD_L2
+def fit_logit_head(
+    logits: np.ndarray, mask: np.ndarray, l2: float = HEAD_L2
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The last layer refitted by set-valued NLL + l2·||W − W_base||² (L-BFGS, float64)."""
-    h = torch.from_numpy(hidden.astype(np.float64))
+    """A head refit in logit space: z' = W z + b (K×K + K numbers, not the 2500×K last layer, so a few
+    hundred films suffice), by set-valued NLL + l2/N·(||W − I/T||² + ||b||²), T the site temperature
+    (the start and the anchor: the refit stays near the temperature-scaled base head). L-BFGS, float64."""
+    temperature = fit_temperature(logits, mask)
+    z = torch.from_numpy(logits.astype(np.float64))
     target = torch.from_numpy(mask)
-    w0, b0 = torch.from_numpy(weight.astype(np.float64)), torch.from_numpy(bias.astype(np.float64))
-    w, b = w0.clone().requires_grad_(True), b0.clone().requires_grad_(True)
-    opt = torch.optim.LBFGS([w, b], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
+    anchor = torch.eye(z.shape[1], dtype=torch.float64) / temperature
+    w = anchor.clone().requires_grad_(True)
+    b = torch.zeros(z.shape[1], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=300, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        logp = torch.log_softmax(h @ w.T + b, dim=1)
+        logp = torch.log_softmax(z @ w.T + b, dim=1)
         nll = -torch.logsumexp(logp.masked_fill(~target, float("-inf")), dim=1).mean()
-        loss = nll + l2 / len(h) * ((w - w0) ** 2).sum()
+        loss = nll + l2 / len(z) * (((w - anchor) ** 2).sum() + (b**2).sum())
         loss.backward()
         return loss
 
     opt.step(closure)
     return w.detach().numpy(), b.detach().numpy()
+
+
+def fold_into_last_layer(
+    weight: np.ndarray, bias: np.ndarray, w: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The last layer (A, c) followed by z ↦ W z + b, as one layer: (W A, W c + b)."""
+    return w @ weight, w @ bias + b
+
+
+def fit_temperature_shift(
+    logits: np.ndarray, mask: np.ndarray, l2: float = PRIOR_L2
+) -> tuple[float, np.ndarray]:
+    """T and a per-class logit shift s (softmax((z + s) / T)), by set-valued NLL + l2/N·||s/T||²: a
+    class-prior correction for a site whose case mix differs from the training data's."""
+    z = torch.from_numpy(logits.astype(np.float64))
+    target = torch.from_numpy(mask)
+    log_t = torch.tensor([math.log(fit_temperature(logits, mask))], dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros(z.shape[1], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([log_t, bias], max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        logp = torch.log_softmax(z / torch.exp(log_t) + bias, dim=1)
+        nll = -torch.logsumexp(logp.masked_fill(~target, float("-inf")), dim=1).mean()
+        loss = nll + l2 / len(z) * (bias**2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    temperature = float(torch.exp(log_t.detach())[0])
+    return temperature, bias.detach().numpy() * temperature
+
+
+def _set_nll(logits: np.ndarray, mask: np.ndarray) -> float:
+    p = softmax(logits)
+    return float(-np.mean(np.log(np.clip((p * mask).sum(axis=1), 1e-12, None))))
+
+
+def choose_calibration(logits: np.ndarray, mask: np.ndarray, folds: int = 5) -> tuple[float, np.ndarray, str]:
+    """Temperature alone, or temperature and class-prior shift: whichever has the lower 5-fold
+    held-out NLL on the adapt films (the simpler one on a tie)."""
+    order = np.random.default_rng(0).permutation(len(logits)) % folds
+    nll_t, nll_ts = 0.0, 0.0
+    for f in range(folds):
+        fit, held = order != f, order == f
+        if not held.any():
+            continue
+        t = fit_temperature(logits[fit], mask[fit])
+        t2, shift = fit_temperature_shift(logits[fit], mask[fit])
+        nll_t += _set_nll(logits[held] / t, mask[held]) * held.sum()
+        nll_ts += _set_nll((logits[held] + shift) / t2, mask[held]) * held.sum()
+    if nll_ts < nll_t:
+        temperature, shift = fit_temperature_shift(logits, mask)
+        text = ", ".join(f"{v:+.2f}" for v in shift / temperature)
+        return (
+            temperature,
+            shift,
+            f" with a class-prior shift ({text}; held-out NLL {nll_ts / len(logits):.3f} "
+            f"vs {nll_t / len(logits):.3f} for the temperature alone)",
+        )
+    return fit_temperature(logits, mask), np.zeros(logits.shape[1]), ""
 
 
 def fit_calibration(
@@ -256,18 +320,26 @@ def fit_calibration(
     labels: Sequence[str],
     base_temperature: float,
     covid_specificity: float,
-) -> tuple[float, dict[str, float], list[str], list[str]]:
-    """Temperature (with two labels of MIN_PER_LABEL films) then operating points on the calibrated probs."""
+    refit_temperature: bool = True,
+) -> tuple[float, np.ndarray, dict[str, float], list[str], list[str]]:
+    """Temperature (with two labels of MIN_PER_LABEL films; a class-prior shift too when it predicts
+    held-out films better, ``choose_calibration``), then operating points on the calibrated probs.
+    Returns (T, logit shift (K,), points, what was adapted, what was not)."""
     adapted, notes = [], []
     groups = label_groups(site_labels)
     temperature = base_temperature
-    if sum(1 for n in groups.values() if n >= MIN_PER_LABEL) >= 2:
-        temperature = fit_temperature(logits, truth_mask(truth, len(labels)))
-        adapted.append(f"temperature {base_temperature:.3f} → {temperature:.3f}")
+    shift = np.zeros(len(labels))
+    if not refit_temperature:
+        pass
+    elif sum(1 for n in groups.values() if n >= MIN_PER_LABEL) >= 2:
+        temperature, shift, note = choose_calibration(logits, truth_mask(truth, len(labels)))
+        adapted.append(f"temperature {base_temperature:.3f} → {temperature:.3f}" + note)
     else:
         notes.append(
             f"temperature (kept the base {base_temperature:.3f}): needs two labels of {MIN_PER_LABEL} films"
         )
-    points, point_notes = fit_operating_points(softmax(logits, temperature), truth, labels, covid_specificity)
+    points, point_notes = fit_operating_points(
+        softmax(logits + shift, temperature), truth, labels, covid_specificity
+    )
     adapted += [f"operating point {k} ≥ {v:.3f}" for k, v in points.items()]
-    return temperature, points, adapted, notes + point_notes
+    return temperature, shift, points, adapted, notes + point_notes

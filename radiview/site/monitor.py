@@ -144,11 +144,17 @@ def monitor_report(report_csv: str | Path, site_dir: str | Path) -> dict[str, An
                 "rule": "the report was screened with another model; screen with --model SITE_DIR",
             }
         ]
-    elif now["accepted"] < MIN_FILMS:
+    elif now["read"] < MIN_FILMS:
         result["drift"] = []
-        result["note"] = f"only {now['accepted']} accepted films: too few to judge drift (needs {MIN_FILMS})"
+        result["note"] = f"only {now['read']} films read: too few to judge drift (needs {MIN_FILMS})"
     else:
         result["drift"] = _drift(now, ref, labels)
+        if now["accepted"] < MIN_FILMS:  # the refusal rate alone is judged
+            result["drift"] = [f for f in result["drift"] if f["figure"] == "refusal_rate"]
+            result["note"] = (
+                f"only {now['accepted']} accepted films: class mix and confidence not judged "
+                f"(needs {MIN_FILMS})"
+            )
     result["verdict"] = (
         "DRIFT: " + "; ".join(f["rule"] for f in result["drift"]) if result["drift"] else "no drift flagged"
     )

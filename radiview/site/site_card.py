@@ -9,7 +9,7 @@ import numpy as np
 
 from radiview.inference.flags import reading_policy
 from radiview.site.features import SOURCE_FIELDS
-from radiview.site.fit import SiteFit
+from radiview.site.fit import SiteFit, fold_into_last_layer
 from radiview.site.labels import label_counts
 
 
@@ -17,8 +17,14 @@ def site_tensors(classifier: Any, fit: SiteFit) -> dict[str, np.ndarray]:
     """``gate.*`` (the whole refitted gate) and, when a head refit was kept, the last layer's ``head.*``."""
     out = {f"gate.{k}": v for k, v in fit.parts.gate.tensors().items()}
     if fit.head is not None:
-        last = len(classifier.network.head) - 1
-        out[f"head.{last}.weight"], out[f"head.{last}.bias"] = fit.head
+        index = len(classifier.network.head) - 1
+        layer = classifier.network.head[index]
+        weight, bias = fold_into_last_layer(
+            layer.weight.detach().cpu().double().numpy(),
+            layer.bias.detach().cpu().double().numpy(),
+            *fit.head,
+        )
+        out[f"head.{index}.weight"], out[f"head.{index}.bias"] = weight, bias
     return out
 
 
