@@ -44,7 +44,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def extract(clf: Classifier, paths: list[str], batch_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pooled features, layout cells and input std of ``paths`` (one decode, one forward each)."""
-    feats, cells, stds = [], [], []
+    feats, cells = [], []
+    stds: list[float] = []
     for start in range(0, len(paths), batch_size):
         images = [
             prepare_image(load_radiograph(p), clf.preprocess_config)

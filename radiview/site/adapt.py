@@ -96,9 +96,10 @@ def fit_variants(
     ok = data.take(np.flatnonzero(accepted))
     gate_note = f"gate refitted on the site's films ({gate_info['clusters']} cluster(s))"
     variants = []
-    for head in (None, _head_for(classifier, ok)):
-        if head is False:
-            continue
+    refit = _head_for(classifier, ok)
+    candidates: list[tuple[np.ndarray, np.ndarray] | None] = [None] if refit is None else [None, refit]
+    for head in candidates:
+        logit_map = head
         logits = ok.feats.logits if head is None else ok.feats.logits @ head[0].T + head[1]
         temperature, shift, points, adapted, notes = fit_calibration(
             logits,
@@ -116,7 +117,10 @@ def fit_variants(
                 "head refit in logit space (W z + b, L2 toward the temperature-scaled base head)",
             ]
         elif shift.any():
-            head = (np.eye(len(shift)), shift)  # the class-prior shift, folded into the last layer's bias
+            logit_map = (
+                np.eye(len(shift)),
+                shift,
+            )  # the class-prior shift, folded into the last layer's bias
         adapted = [gate_note, *adapted]
         if not gate_info["ood_target_met"]:
             notes = [
@@ -125,14 +129,14 @@ def fit_variants(
                 f"{gate_info['ood']['refusal_rate']:.1%} of the bundled out-of-distribution films "
                 f"(target {OOD_REFUSAL:.0%}); more site films would tighten it",
             ]
-        variants.append(Variant(SiteFit(parts, head, adapted, notes, gate_info)))
+        variants.append(Variant(SiteFit(parts, logit_map, adapted, notes, gate_info)))
     return variants[0], (variants[1] if len(variants) > 1 else None)
 
 
-def _head_for(classifier: Any, data: SiteData) -> tuple[np.ndarray, np.ndarray] | bool:
+def _head_for(classifier: Any, data: SiteData) -> tuple[np.ndarray, np.ndarray] | None:
     groups = label_groups(data.site_labels)
     if sum(1 for n in groups.values() if n >= MIN_HEAD_PER_LABEL) < 2:
-        return False
+        return None
     mask = np.zeros((len(data.truth), len(classifier.labels)), dtype=bool)
     for i, members in enumerate(data.truth):
         mask[i, list(members)] = True

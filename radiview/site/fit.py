@@ -216,9 +216,9 @@ def fit_operating_points(
     if p_pos.sum() >= MIN_PER_LABEL and normal.sum() >= MIN_PER_LABEL:
         score = probs[:, sorted(classes[PNEUMONIA])].sum(axis=1)
         keep = p_pos | normal
-        t = youden_threshold(score[keep], p_pos[keep])
-        if t is not None:
-            points[PNEUMONIA] = round(t, 4)
+        youden = youden_threshold(score[keep], p_pos[keep])
+        if youden is not None:
+            points[PNEUMONIA] = round(youden, 4)
     else:
         notes.append(
             f"pneumonia operating point: needs {MIN_PER_LABEL} pneumonia and {MIN_PER_LABEL} normal films"

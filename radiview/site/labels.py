@@ -55,7 +55,9 @@ def read_site_labels(films_dir: str | Path, csv_path: str | Path) -> list[Labell
         raise SiteInputError(
             "labels CSV needs a header 'file,label[,patient_id]' and at least one row", source
         )
-    films, seen, missing = [], {}, []
+    films: list[LabelledFilm] = []
+    seen: dict[str, int] = {}
+    missing: list[str] = []
     for line, row in enumerate(rows, start=2):
         row = {str(k).strip().lower(): (v or "").strip() for k, v in row.items() if k is not None}
         name, label = row.get("file", ""), row.get("label", "").lower()

@@ -67,7 +67,7 @@ def performance(
 ) -> dict[str, Any]:
     """Gate acceptance, then metrics on the films the gate accepted (the films the model reads)."""
     ok = readings.accepted
-    idx = np.flatnonzero(ok)
+    idx = [int(i) for i in np.flatnonzero(ok)]
     truth_ok = [truth[i] for i in idx]
     out: dict[str, Any] = {"gate_acceptance": acceptance(ok, site_labels)}
     out["metrics_on"] = f"the {len(idx)} films the gate accepted"

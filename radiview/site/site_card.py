@@ -92,7 +92,7 @@ def build_site_card(
     )
     not_adapted = list(fit.not_adapted) + ([] if result["head_kept"] else [head_note])
     policy = reading_policy(classifier.card)
-    card = {
+    card: dict[str, Any] = {
         "base": {
             "name": classifier.card.name,
             "version": classifier.card.version,

@@ -55,7 +55,8 @@ def verdict_lines(result: Mapping[str, Any], card: Any) -> list[str]:
             f"The input gate accepted {acc:.0%} of the site's films ({word}; the card's test split: "
             f"{card.gate.to_dict().get('test_acceptance', 'n/a')})."
         )
-    worse, held = [], []
+    worse: list[str] = []
+    held: list[str] = []
     for name, entry in (result.get("per_class") or {}).items():
         for rate in ("sensitivity", "specificity"):
             card_value = _card_figure(card, name, rate)
