@@ -27,6 +27,7 @@ class PlotData:
     truth: list[frozenset[int]]
     scores: np.ndarray
     reference: Mapping[str, Any]
+    threshold: float  # the global check's
 
 
 def _fmt(value: Any, ci: Sequence[Any] | None = None) -> str:
@@ -75,6 +76,7 @@ def _summary_page(report: Mapping[str, Any]) -> Any:
         table.auto_set_font_size(False)
         table.set_fontsize(7)
         table.scale(1, 1.5)
+        table.auto_set_column_width([0])
     ax.set_title(
         "Per class, with patient-level bootstrap 95% CIs (pneumonia = bacterial or viral)", fontsize=9
     )
@@ -110,7 +112,14 @@ def _figure_page(report: Mapping[str, Any], data: PlotData) -> Any:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=_PAGE)
-    (ax_rel, ax_cm), (ax_roc, ax_gate) = fig.subplots(2, 2, gridspec_kw={"hspace": 0.35, "wspace": 0.3})
+    fig.text(
+        0.06,
+        0.955,
+        "Calibration, confusion, ROC (films the gate accepted); gate distance (all films)",
+        fontsize=12,
+        weight="bold",
+    )
+    (ax_rel, ax_cm), (ax_roc, ax_gate) = fig.subplots(2, 2, gridspec_kw={"hspace": 0.35, "wspace": 0.35})
     ok = data.accepted
     probs, truth = data.probs[ok], [t for t, a in zip(data.truth, ok, strict=True) if a]
     if len(probs):
@@ -182,12 +191,14 @@ def _confusion_axes(ax: Any, cm: Mapping[str, Any]) -> None:
 
 def _gate_axes(ax: Any, data: PlotData) -> None:
     site = data.scores[:, 0]
-    bins = np.linspace(0, max(float(np.quantile(site, 0.99)) * 1.3, 60.0), 40)
-    ax.hist(site, bins=bins, density=True, alpha=0.6, label=f"site (n={len(site)})")
+    top = max(float(np.quantile(site, 0.99)), data.threshold) * 1.15
+    bins = np.linspace(0, top, 40)
+    ax.axvline(data.threshold, color="#a00000", ls="--", lw=1, label=f"gate threshold {data.threshold:.1f}")
+    ax.hist(site, bins=bins, density=True, alpha=0.6, label=f"these films (n={len(site)})")
     ref = data.reference.get("global") if data.reference else None
     if ref:
         q = np.asarray(data.reference["quantiles"], dtype=np.float64)
-        # the val split's density from its quantile table: equal mass between neighbouring quantiles
+        # the reference density from its quantile table: equal mass between neighbouring quantiles
         values = np.asarray(ref, dtype=np.float64)
         samples = np.interp(np.linspace(0.0025, 0.9975, 400), q, values)
         ax.hist(
@@ -197,9 +208,13 @@ def _gate_axes(ax: Any, data: PlotData) -> None:
             histtype="step",
             color="k",
             lw=1.5,
-            label=f"card's val split (n={data.reference.get('n')})",
+            label=f"{data.reference.get('what', 'reference')} (n={data.reference.get('n')})",
         )
-    ax.set(title="Gate distance (global check)", xlabel="distance to the training films", ylabel="density")
+    ax.set(
+        title="Gate distance (global check)",
+        xlabel="distance to the gate's reference films",
+        ylabel="density",
+    )
     ax.legend(fontsize=7)
 
 

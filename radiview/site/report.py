@@ -87,7 +87,10 @@ def shift_figures(
     scores: np.ndarray, reference: Mapping[str, Any], thresholds: Sequence[float]
 ) -> dict[str, Any]:
     """How far the films lie from the training data: gate-distance quantiles against the card's val split."""
-    out: dict[str, Any] = {"n": len(scores)}
+    out: dict[str, Any] = {
+        "n": len(scores),
+        "reference": reference.get("what", "none") if reference else "none",
+    }
     for j, name in enumerate(("global", "spatial")[: scores.shape[1]]):
         col = scores[:, j]
         entry: dict[str, Any] = {
@@ -99,7 +102,7 @@ def shift_figures(
         if ref:
             q = np.asarray(reference["quantiles"], dtype=np.float64)
             ref_values = np.asarray(ref, dtype=np.float64)
-            entry["val_median"] = clean(np.interp(0.5, q, ref_values))
+            entry["val_median"] = clean(np.interp(0.5, q, ref_values))  # "val": the reference
             entry["val_p99"] = clean(np.interp(0.99, q, ref_values))
             # share of films beyond the val split's 99th percentile (1% expected without shift)
             entry["beyond_val_p99"] = clean((col > entry["val_p99"]).mean()) if len(col) else None

@@ -38,6 +38,16 @@ def classifier_parts(classifier: Any) -> ModelParts:
     )
 
 
+def distance_reference(classifier: Any) -> dict[str, Any]:
+    """The gate-distance quantiles to compare a site's films with: the card's val split for a base
+    model; the site's own check part for a site model (its gate measures distance to the site)."""
+    if classifier.site:
+        ref = dict(classifier.site["site"].get("monitor_reference", {}).get("gate_distance_quantiles", {}))
+        return {**ref, "what": "the site's check part", "n": classifier.site["site"]["split"]["check_films"]}
+    ref = dict(read_site_reference(classifier.bundle_dir).get("val_gate_distance_quantiles", {}))
+    return {**ref, "what": "the card's val split"} if ref else {}
+
+
 def _card_figure(card: Any, name: str, rate: str) -> float | None:
     sections = getattr(getattr(card, "metrics", None), "sections", None) or {}
     per_class = sections.get("per_class") or {}
@@ -101,7 +111,7 @@ def build_report(
         parts.operating_points,
         n_boot,
     )
-    reference = read_site_reference(classifier.bundle_dir).get("val_gate_distance_quantiles", {})
+    reference = distance_reference(classifier)
     thresholds = [parts.gate_spec.threshold] + (
         [parts.gate_spec.spatial.threshold] if parts.gate_spec.spatial else []
     )
@@ -147,7 +157,8 @@ def validate_site(
         accepted=readings.accepted,
         truth=[truth_set(by_file[name].label, classifier.labels) for name in feats.files],
         scores=readings.scores,
-        reference=read_site_reference(classifier.bundle_dir).get("val_gate_distance_quantiles", {}),
+        reference=distance_reference(classifier),
+        threshold=float(classifier.card.gate.threshold),
     )
     write_site_pdf(out / "report.pdf", report, plot)
     return report
