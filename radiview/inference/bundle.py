@@ -94,6 +94,7 @@ class ModelCard:
     # What site adaptation checks against: the OOD feature bank (file, SHA-256) and the val split's
     # gate-distance quantiles (training/site_reference.py; radiview.inference.site_bundle reads it)
     site_reference: Mapping[str, Any] = field(default_factory=dict)
+    site: Mapping[str, Any] = field(default_factory=dict)  # a site model's site section ({} for a base)
 
     @property
     def display_name(self) -> str:
@@ -188,6 +189,7 @@ def _plain_fields(data: Mapping[str, Any], source: str | None) -> dict[str, Any]
             "torchvision_version": str(data.get("torchvision_version", "")),
             "reading_flags": copy.deepcopy(dict(data.get("reading_flags") or {})),
             "site_reference": copy.deepcopy(dict(data.get("site_reference") or {})),
+            "site": copy.deepcopy(dict(data.get("site") or {})),
         }
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelBundleError(f"model card is missing or has a bad field: {exc}", source) from exc

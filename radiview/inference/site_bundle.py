@@ -133,6 +133,11 @@ def _site_card_dict(card: ModelCard, site: Mapping[str, Any]) -> dict[str, Any]:
     flags = dict(data.get("reading_flags") or {})
     flags["site_dicom_sources"] = list(site.get("dicom_sources") or [])
     data["reading_flags"] = flags
+    # what the model card dialog shows (the monitor's reference stays in the site card)
+    data["site"] = {k: v for k, v in dict(site["site"]).items() if k != "monitor_reference"}
+    data["site"].update(
+        operating_points=dict(site.get("operating_points") or {}), dicom_sources=flags["site_dicom_sources"]
+    )
     return data
 
 

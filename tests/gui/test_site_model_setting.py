@@ -53,3 +53,34 @@ def test_choosing_a_site_folder_reloads_the_model_as_the_site_model(
     assert window.model_info.card.name == "radiview-mobilenetv3-small · site gui-test"
     assert window.model_info.card.temperature == 1.5
     assert "site gui-test" in window.model_label.text()
+
+
+def test_the_model_card_dialog_shows_the_site_section(site_dir: Path) -> None:
+    import json
+
+    from radiview.gui.dialogs.about import card_html
+    from radiview.inference.site_bundle import load_site_classifier
+
+    card = json.loads((site_dir / "site_card.json").read_text(encoding="utf-8"))
+    card["site"].update(
+        date="2026-12-08",
+        counts={"normal": 30, "covid19": 20},
+        split={"method": "two-fold cross-fitting", "check_films": 50},
+        adapted=["gate refitted on the site's films (2 cluster(s))"],
+        not_adapted=["base head kept: too few labels for a head refit"],
+        summary="the site model beats the base on the check part",
+        check={
+            "before": {"gate_acceptance": {"overall": 0.6}, "ece": 0.1, "per_class": {}},
+            "after": {
+                "gate_acceptance": {"overall": 0.98},
+                "ece": 0.04,
+                "per_class": {"covid19": {"sensitivity": 0.8, "sensitivity_ci95": [0.7, 0.9]}},
+            },
+        },
+    )
+    (site_dir / "site_card.json").write_text(json.dumps(card), encoding="utf-8")
+    text = card_html(load_site_classifier(site_dir, "cpu").card)
+    assert "<h3>Site adaptation</h3>" in text and "gui-test" in text
+    assert "98.0 %" in text and "60.0 %" in text and "base head kept" in text
+    assert "COVID-19 ≥ 0.6" in text
+    assert "Site adaptation" not in card_html(read_model_card(default_model_dir()))
