@@ -87,6 +87,11 @@ def fit_variants(
     """Threshold-only adaptation (gate, temperature, points) and, with enough labels, a head refit."""
     basic = passes_basic_checks(base.gate_spec, data.feats)
     rows = np.flatnonzero(basic)
+    if len(rows) < 10:
+        raise SiteInputError(
+            f"only {len(rows)} of {len(basic)} adaptation films are frontal greyscale radiographs by the "
+            "gate's own checks (view position, near-uniform image, colour photograph): nothing to fit on"
+        )
     fitted = data.take(rows)
     gate, spec, gate_info = fit_gate_for_site(
         base.gate, base.gate_spec, fitted.feats, fitted.site_labels, fitted.patients, bank

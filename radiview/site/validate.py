@@ -48,48 +48,51 @@ def distance_reference(classifier: Any) -> dict[str, Any]:
     return {**ref, "what": "the card's val split"} if ref else {}
 
 
-def _card_figure(card: Any, name: str, rate: str) -> float | None:
+def _reference_figures(card: Any, site: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Per-class figures to compare with: a site model's own check part, else the card's test split."""
+    if site:
+        return dict(((site.get("site") or {}).get("check") or {}).get("after", {}).get("per_class") or {})
     sections = getattr(getattr(card, "metrics", None), "sections", None) or {}
     per_class = sections.get("per_class") or {}
-    value = (per_class.get(name) or {}).get(rate) if isinstance(per_class, Mapping) else None
-    return None if value is None else float(value)
+    return dict(per_class) if isinstance(per_class, Mapping) else {}
 
 
-def verdict_lines(result: Mapping[str, Any], card: Any) -> list[str]:
-    """Plain words: acceptance, then every class whose CI lies below the card's test figure."""
+def verdict_lines(result: Mapping[str, Any], card: Any, site: Mapping[str, Any] | None = None) -> list[str]:
+    """Plain words: acceptance, then every class whose CI lies below the reference figure (the card's
+    test split; for a site model, its check part at adaptation)."""
+    ref_name = "the site model's check part" if site else "the model card"
     lines = []
     acc = result["gate_acceptance"]["overall"]
     if acc is not None:
-        word = "as expected" if acc >= 0.97 else "LOWER than on the training sources: adapt the gate"
-        lines.append(
-            f"The input gate accepted {acc:.0%} of the site's films ({word}; the card's test split: "
-            f"{card.gate.to_dict().get('test_acceptance', 'n/a')})."
+        word = (
+            "as expected"
+            if acc >= 0.97
+            else "LOWER than expected: "
+            + ("the films differ from the adaptation films" if site else "adapt the gate")
         )
+        lines.append(f"The input gate accepted {acc:.0%} of the films ({word}).")
+    reference = _reference_figures(card, site)
     worse: list[str] = []
     held: list[str] = []
     for name, entry in (result.get("per_class") or {}).items():
         for rate in ("sensitivity", "specificity"):
-            card_value = _card_figure(card, name, rate)
+            value = (reference.get(name) or {}).get(rate)
             hi = (entry.get(f"{rate}_ci95") or [None, None])[1]
-            if card_value is None or hi is None:
+            if value is None or hi is None:
                 continue
-            text = f"{name} {rate} {entry[rate]:.2f} (95% CI up to {hi:.2f}; card {card_value:.2f})"
-            (worse if hi < card_value else held).append(text)
+            text = f"{name} {rate} {entry[rate]:.2f} (95% CI up to {hi:.2f}; reference {float(value):.2f})"
+            (worse if hi < float(value) else held).append(text)
     if worse:
+        advice = "re-adapt on films like these" if site else "adapt (radiview site adapt) and validate again"
         lines.append(
-            "Below the model card at this site: " + "; ".join(worse) + ". Do not rely on these "
-            "calls here without adaptation (radiview site adapt) and a new validation."
+            f"Below {ref_name} here: " + "; ".join(worse) + f". Do not rely on these calls; {advice}."
         )
     if held:
-        lines.append(
-            "Consistent with the model card (CI reaches the card's figure): " + "; ".join(held) + "."
-        )
+        lines.append(f"Consistent with {ref_name} (CI reaches its figure): " + "; ".join(held) + ".")
     ece = result.get("ece")
     if ece is not None:
-        lines.append(
-            f"Calibration: ECE {ece:.3f} "
-            f"({'good' if ece <= 0.05 else 'probabilities are off; adapt the temperature'})."
-        )
+        verdict = "good" if ece <= 0.05 else "the probabilities are off by this much on average"
+        lines.append(f"Calibration: ECE {ece:.3f} ({verdict}; target 0.05).")
     return lines
 
 
@@ -128,7 +131,7 @@ def build_report(
         **result,
         "shift": shift_figures(readings.scores, reference, thresholds),
     }
-    report["verdict"] = verdict_lines(report, classifier.card)
+    report["verdict"] = verdict_lines(report, classifier.card, classifier.site)
     return report, readings
 
 
