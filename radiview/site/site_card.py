@@ -106,6 +106,7 @@ def build_site_card(
             "unreadable": data.feats.unreadable,
             "split": {
                 "method": context["method"],
+                "folds": len(folds),  # 2: cross-fitted (adapt_films per fold; the shipped parts use all)
                 "adapt_films": len(folds[0][0]),
                 "check_films": len(check.site_labels),
                 "patients": len(set(data.patients)),
