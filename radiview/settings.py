@@ -34,6 +34,7 @@ class Settings:
     """Every user preference, with its default. Frozen: change with ``dataclasses.replace``."""
 
     device: str = "auto"  # "auto", "cpu" or a torch device string such as "cuda:0"
+    model_dir: str = ""  # a model bundle or site bundle folder ("" = the bundled model)
     overlay_opacity: float = 0.45  # heatmap opacity in [0, 1]
     colormap: str = "jet"
     report_dir: str = ""  # default folder for CSV/PDF/PNG exports ("" = home)

@@ -1,4 +1,5 @@
-"""Test-split metrics in plain numpy: accuracy, per-class sensitivity/specificity/PPV, one-vs-rest ROC AUC,
+"""Test-split metrics (the arithmetic lives in ``radiview.inference.metrics``, one copy for the app and
+training): accuracy, per-class sensitivity/specificity/PPV, one-vs-rest ROC AUC,
 confusion matrix, patient-level bootstrap CIs, and the per-source / adult-vs-pediatric breakdown that makes
 the age/source confound visible."""
 
@@ -10,108 +11,35 @@ from typing import Any
 import numpy as np
 import torch
 
+from radiview.inference import metrics
+from radiview.inference.metrics import clean as _clean
+from radiview.inference.metrics import (
+    confusion_matrix,
+    macro_auc,
+    per_class_rates,
+    roc_auc,
+    roc_curve,
+)
 from training.data.sources import LABELS, Record
 
-
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
-    """Rows = true class, columns = predicted class."""
-    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(cm, (np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)), 1)
-    return cm
-
-
-def _ratio(num: float, den: float) -> float:
-    return float(num / den) if den > 0 else float("nan")
-
-
-def per_class_rates(cm: np.ndarray) -> dict[str, np.ndarray]:
-    """Sensitivity (recall), specificity and PPV (precision) per class; NaN where undefined."""
-    cm = np.asarray(cm, dtype=np.float64)
-    tp = np.diag(cm)
-    fn = cm.sum(axis=1) - tp
-    fp = cm.sum(axis=0) - tp
-    tn = cm.sum() - tp - fn - fp
-    sens = np.array([_ratio(a, a + b) for a, b in zip(tp, fn, strict=True)])
-    spec = np.array([_ratio(a, a + b) for a, b in zip(tn, fp, strict=True)])
-    ppv = np.array([_ratio(a, a + b) for a, b in zip(tp, fp, strict=True)])
-    return {"sensitivity": sens, "specificity": spec, "ppv": ppv}
-
-
-def _average_ranks(values: np.ndarray) -> np.ndarray:
-    order = np.argsort(values, kind="mergesort")
-    sorted_vals = values[order]
-    ranks = np.empty(len(values), dtype=np.float64)
-    # ties share the mean of their 1-based positions
-    boundaries = np.flatnonzero(np.diff(sorted_vals)) + 1
-    starts = np.concatenate(([0], boundaries))
-    ends = np.concatenate((boundaries, [len(values)]))
-    for s, e in zip(starts, ends, strict=True):
-        ranks[order[s:e]] = (s + e + 1) / 2.0
-    return ranks
-
-
-def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
-    """Area under the ROC curve (Mann–Whitney U / (n_pos·n_neg)), ties counted half; NaN if one class."""
-    scores = np.asarray(scores, dtype=np.float64)
-    positive = np.asarray(positive, dtype=bool)
-    n_pos = int(positive.sum())
-    n_neg = len(positive) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = _average_ranks(scores)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
-
-
-def roc_curve(scores: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(false-positive rate, true-positive rate) at every distinct threshold, from (0, 0) to (1, 1)."""
-    scores = np.asarray(scores, dtype=np.float64)
-    positive = np.asarray(positive, dtype=bool)
-    order = np.argsort(-scores, kind="mergesort")
-    s, p = scores[order], positive[order]
-    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
-    tps = np.cumsum(p)[last]
-    fps = (last + 1) - tps
-    tpr = np.r_[0.0, tps / max(p.sum(), 1)]
-    fpr = np.r_[0.0, fps / max((~p).sum(), 1)]
-    return fpr, tpr
-
-
-def macro_auc(probs: np.ndarray, y_true: np.ndarray) -> float:
-    """Mean one-vs-rest AUC over the classes that have both positives and negatives."""
-    aucs = [roc_auc(probs[:, k], y_true == k) for k in range(probs.shape[1])]
-    aucs = [a for a in aucs if not np.isnan(a)]
-    return float(np.mean(aucs)) if aucs else float("nan")
+__all__ = [
+    "bootstrap_ci",
+    "breakdown",
+    "confusion_matrix",
+    "evaluate",
+    "full_report",
+    "macro_auc",
+    "per_class_rates",
+    "roc_auc",
+    "roc_curve",
+    "shortcut_check",
+    "summarize",
+]
 
 
 def summarize(probs: np.ndarray, y_true: np.ndarray, labels: Sequence[str] = LABELS) -> dict[str, Any]:
-    """All point metrics of one set of predictions, JSON-ready."""
-    y_true = np.asarray(y_true)
-    pred = probs.argmax(axis=1)
-    cm = confusion_matrix(y_true, pred, len(labels))
-    rates = per_class_rates(cm)
-    per_class = {
-        name: {
-            "n": int(cm[k].sum()),
-            "sensitivity": _clean(rates["sensitivity"][k]),
-            "specificity": _clean(rates["specificity"][k]),
-            "ppv": _clean(rates["ppv"][k]),
-            "auc": _clean(roc_auc(probs[:, k], y_true == k)),
-        }
-        for k, name in enumerate(labels)
-    }
-    return {
-        "n": len(y_true),
-        "accuracy": _clean(float((pred == y_true).mean()) if len(y_true) else float("nan")),
-        "macro_auc": _clean(macro_auc(probs, y_true)),
-        "per_class": per_class,
-        "confusion_matrix": cm.tolist(),
-    }
-
-
-def _clean(value: float) -> float | None:
-    """NaN → None so the card is valid JSON."""
-    value = float(value)
-    return None if np.isnan(value) else round(value, 4)
+    """All point metrics of one set of predictions, JSON-ready (``radiview.inference.metrics.summarize``)."""
+    return metrics.summarize(probs, y_true, labels)
 
 
 def bootstrap_ci(
@@ -122,39 +50,8 @@ def bootstrap_ci(
     seed: int = 0,
     labels: Sequence[str] = LABELS,
 ) -> dict[str, Any]:
-    """95% percentile intervals of accuracy, macro AUC and per-class sensitivity, resampling patients
-    (all films of a drawn patient come along), so correlated films of one patient do not narrow them."""
-    y_true = np.asarray(y_true)
-    pred = probs.argmax(axis=1)
-    uniq, inverse = np.unique(np.asarray(groups), return_inverse=True)
-    members = [np.flatnonzero(inverse == g) for g in range(len(uniq))]
-    rng = np.random.default_rng(seed)
-    acc, auc = [], []
-    sens: list[list[float]] = [[] for _ in labels]
-    for _ in range(n_boot):
-        drawn = rng.integers(0, len(uniq), size=len(uniq))
-        idx = np.concatenate([members[g] for g in drawn])
-        yt, pr = y_true[idx], pred[idx]
-        acc.append(float((yt == pr).mean()))
-        auc.append(macro_auc(probs[idx], yt))
-        for k in range(len(labels)):
-            pos = yt == k
-            if pos.any():
-                sens[k].append(float((pr[pos] == k).mean()))
-
-    def interval(values: list[float]) -> list[float | None]:
-        vals = np.asarray([v for v in values if not np.isnan(v)])
-        if len(vals) == 0:
-            return [None, None]
-        lo, hi = np.percentile(vals, [2.5, 97.5])
-        return [round(float(lo), 4), round(float(hi), 4)]
-
-    return {
-        "method": f"patient-level bootstrap, {n_boot} resamples, 95% percentile interval",
-        "accuracy": interval(acc),
-        "macro_auc": interval(auc),
-        "sensitivity": {name: interval(sens[k]) for k, name in enumerate(labels)},
-    }
+    """95% percentile intervals of accuracy, macro AUC and per-class sensitivity, resampling patients."""
+    return metrics.bootstrap_ci(probs, y_true, groups, labels, n_boot=n_boot, seed=seed)
 
 
 def breakdown(

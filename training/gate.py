@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from radiview.inference import fitting_calibration
 from radiview.inference.network import RadiviewNet
 from radiview.inference.preprocess import PreprocessConfig
 from training.calibrate import SPATIAL_GRID, GateFit, fit_gate_features, gate_threshold, gate_thresholds
@@ -36,16 +37,7 @@ class GateResult:
 
 def youden_thresholds(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Per-label operating point on val: the calibrated probability maximising sensitivity + specificity."""
-    out = {}
-    for k, name in enumerate(LABELS):
-        pos = labels == k
-        if not pos.any() or pos.all():
-            out[name] = 0.5
-            continue
-        cands = np.unique(probs[:, k])
-        j = [(probs[pos, k] >= t).mean() + (probs[~pos, k] < t).mean() for t in cands]
-        out[name] = round(float(cands[int(np.argmax(j))]), 4)
-    return out
+    return fitting_calibration.youden_thresholds(probs, labels, LABELS)
 
 
 def read_ood_manifest(csv_path: str | Path) -> list[tuple[str, str]]:

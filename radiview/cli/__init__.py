@@ -35,6 +35,7 @@ SUBCOMMAND_MODULES: dict[str, str] = {
     "screen": "screen",
     "listen": "listen",
     "self-test": "self_test",
+    "site": "site",
 }
 DEFAULT_COMMAND = "open"  # `radiview FILE ...` opens the viewer
 _TOP_LEVEL = ("-h", "--help", "--version")

@@ -111,7 +111,8 @@ class MainWindow(QMainWindow, WindowActions):
     ) -> None:
         super().__init__()
         self.settings = settings if settings is not None else load_settings()
-        self.bundle_dir = str(bundle_dir) if bundle_dir is not None else ""
+        # --model wins over Settings ▸ Model; "" = the bundled model
+        self.bundle_dir = str(bundle_dir) if bundle_dir is not None else self.settings.model_dir
         self.error_presenter: ErrorPresenter = error_presenter or show_error
         self.save_on_change = save_on_change
         self.session = Session(self)
@@ -259,7 +260,9 @@ class MainWindow(QMainWindow, WindowActions):
             viewer.set_corner_fields(settings.corner_fields)
         self.batch_panel.recursive_check.setChecked(settings.batch_recursive)
         self.strip_action.setChecked(settings.strip_identifiers)
-        if reload_model and settings.device != old.device:
+        if settings.model_dir != old.model_dir:
+            self.bundle_dir = settings.model_dir  # a site bundle from `radiview site adapt`, or ""
+        if reload_model and (settings.device != old.device or settings.model_dir != old.model_dir):
             self._request_model()
 
     def _store_settings(self, settings: Settings) -> None:

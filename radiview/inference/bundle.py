@@ -91,6 +91,10 @@ class ModelCard:
     torch_version: str = ""  # the versions the bundle was exported with ("" on cards <= 1.2.0)
     torchvision_version: str = ""
     reading_flags: Mapping[str, Any] = field(default_factory=dict)  # radiview.inference.flags policy
+    # What site adaptation checks against: the OOD feature bank (file, SHA-256) and the val split's
+    # gate-distance quantiles (training/site_reference.py; radiview.inference.site_bundle reads it)
+    site_reference: Mapping[str, Any] = field(default_factory=dict)
+    site: Mapping[str, Any] = field(default_factory=dict)  # a site model's site section ({} for a base)
 
     @property
     def display_name(self) -> str:
@@ -184,6 +188,8 @@ def _plain_fields(data: Mapping[str, Any], source: str | None) -> dict[str, Any]
             "torch_version": str(data.get("torch_version", "")),
             "torchvision_version": str(data.get("torchvision_version", "")),
             "reading_flags": copy.deepcopy(dict(data.get("reading_flags") or {})),
+            "site_reference": copy.deepcopy(dict(data.get("site_reference") or {})),
+            "site": copy.deepcopy(dict(data.get("site") or {})),
         }
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelBundleError(f"model card is missing or has a bad field: {exc}", source) from exc

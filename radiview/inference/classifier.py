@@ -23,11 +23,13 @@ from radiview.errors import InferenceError, ModelBundleError
 from radiview.inference.bundle import GATE_PREFIX, ModelCard, load_bundle
 from radiview.inference.device import configure_cpu_threads, resolve_device
 from radiview.inference.explain import apply_gradient_scope, find_layer, resize_heatmap, run_gradcam
+from radiview.inference.fitting_gate import GateFit
 from radiview.inference.gate import GateFacts, SpatialGate, gate_verdict, mahalanobis_scores
 from radiview.inference.network import SMALL_FEATURE_DIM, RadiviewNet, build_network
 from radiview.inference.precision import Parity, autocast_to, compare, default_reduced_dtype
 from radiview.inference.prediction import Explanation, GateVerdict, Prediction
 from radiview.inference.preprocess import Preprocessing, preprocess
+from radiview.inference.site_bundle import is_site_bundle, load_site_classifier
 from radiview.io.radiograph import Radiograph
 
 log = logging.getLogger("radiview.inference")
@@ -161,6 +163,11 @@ class Classifier:
             raise ModelBundleError("the card's gate and the spatial gate tensors given do not agree")
         self._spatial_gate = spatial_gate
         self._temperature = float(card.temperature)
+        # What Prediction.model says, and the site's operating points (both set by a site bundle).
+        self.model_name = card.display_name
+        self.operating_points: tuple[tuple[str, float], ...] = ()
+        self.site: dict[str, Any] | None = None  # a site bundle's card (site_card.json), else None
+        self.bundle_dir: Path | None = None  # the (base) bundle folder it was loaded from
         self.device = torch.device("cpu")
         self.reduced_precision: torch.dtype | None = None  # autocast dtype once parity is shown
         self._move_to(torch.device(device))
@@ -174,9 +181,12 @@ class Classifier:
     def from_bundle(
         cls, path: str | os.PathLike[str] | None = None, device: str | torch.device = "auto"
     ) -> Classifier:
-        """Load and check a bundle directory (None: the bundled model) onto ``device``
+        """Load and check a bundle directory (None: the bundled model; a site folder: its base with
+        the site's parts, see ``radiview.inference.site_bundle``) onto ``device``
         ("auto", "cpu", "cuda", "mps"; see radiview.inference.device for the fallback)."""
         bundle_dir = Path(path) if path is not None else default_model_dir()
+        if path is not None and is_site_bundle(bundle_dir):  # every caller loads a site bundle alike
+            return load_site_classifier(bundle_dir, device)
         card, state = load_bundle(bundle_dir)
         net, means, precision = build_bundle_network(card, state, bundle_dir / card.weights_file)
         spatial_gate = build_spatial_gate(card, state, bundle_dir / card.weights_file)
@@ -184,6 +194,7 @@ class Classifier:
         if target.type == "cpu":
             configure_cpu_threads()
         clf = cls(card, net, means, precision, target, spatial_gate=spatial_gate)
+        clf.bundle_dir = bundle_dir
         log.info("model %s loaded from %s on %s", card.display_name, bundle_dir, clf.device)
         return clf
 
@@ -280,7 +291,8 @@ class Classifier:
                 labels=self.labels,
                 probabilities=tuple(float(p) for p in row),
                 gate=verdict,
-                model=self.card.display_name,
+                model=self.model_name,
+                operating_points=self.operating_points,
             )
             for row, verdict in zip(probs, verdicts, strict=True)
         ]
@@ -299,6 +311,26 @@ class Classifier:
             feature_map, features, logits = feature_map.float(), features.float(), logits.float()
             cells = None if self._spatial_gate is None else self._spatial_gate.cells(feature_map)
             return logits.cpu(), features.cpu(), cells
+
+    def forward_outputs(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """One forward pass of a preprocessed batch: logits (N, K), pooled features (N, 576) and the
+        layout gate's pooled cells (N, 576, rows, cols; None without a layout check), on the CPU.
+        Site validation and adaptation feature every film once through this."""
+        return self._guarded("feature extraction", lambda: self._forward(batch))
+
+    def gate_fit(self) -> GateFit:
+        """The gate's tensors as a ``GateFit`` (float64 numpy), to score features without a forward pass."""
+        spatial = self._spatial_gate
+        if spatial is None:
+            return GateFit(self._class_means.numpy(), self._precision.numpy())
+        return GateFit(
+            self._class_means.numpy(),
+            self._precision.numpy(),
+            spatial.grid,
+            spatial.projection.numpy(),
+            spatial.class_means.numpy(),
+            spatial.precision.numpy(),
+        )
 
     def check_reduced_precision(self, batch: torch.Tensor, dtype: torch.dtype | None = None) -> Parity:
         """Compare a ``dtype`` autocast pass (default: bf16, or fp16 on GPUs without bf16) with

@@ -14,6 +14,8 @@ The card decides (field ``reading_flags``; every key optional, defaults below):
   was validated on. The training and test films are public JPEG/PNG collections, so by
   default every DICOM film comes from a source the model was not validated on. A JPEG/PNG
   carries no source: nothing is said about it.
+- ``site_dicom_sources`` (set by a site bundle): the institution / manufacturer / model of the
+  DICOM films the site model was adapted and checked on; a film from one of them is not flagged.
 - ``heatmap_min_probability`` and ``no_heatmap_labels``: when a class's attention map is
   withheld (see ``heatmap_withheld_reason``).
 """
@@ -39,6 +41,7 @@ DEFAULT_POLICY: Mapping[str, Any] = {
     "low_confidence_below": 0.6,
     "adult_from_years": 18,
     "validated_dicom_sources": (),
+    "site_dicom_sources": (),
     "heatmap_min_probability": 0.1,
     "no_heatmap_labels": ("normal",),
 }
@@ -105,9 +108,26 @@ def is_dicom_metadata(metadata: Mapping[str, str]) -> bool:
     return bool(_field(metadata, "transfer_syntax") or _field(metadata, "modality"))
 
 
+def matches_site_source(metadata: Mapping[str, str], sources: Any) -> bool:
+    """A film from a site model's recorded DICOM source: some recorded {institution, manufacturer,
+    model} whose every non-empty field equals the film's (case and outer spaces ignored)."""
+    film = {
+        "institution": _field(metadata, "institution", "institution_name"),
+        "manufacturer": _field(metadata, "manufacturer"),
+        "model": _field(metadata, "manufacturer_model", "manufacturer_model_name"),
+    }
+    for source in sources or ():
+        wanted = {k: str(v).strip().lower() for k, v in dict(source).items() if k in film and str(v).strip()}
+        if wanted and all(film[k].lower() == v for k, v in wanted.items()):
+            return True
+    return False
+
+
 def _source_flag(metadata: Mapping[str, str], policy: Mapping[str, Any], card: Any) -> Flag | None:
     if not is_dicom_metadata(metadata):
         return None
+    if matches_site_source(metadata, policy.get("site_dicom_sources")):
+        return None  # the site model was adapted and checked on films of this very source
     site = " / ".join(v for v in (_field(metadata, "institution"), _field(metadata, "manufacturer")) if v)
     validated = {str(s).strip().lower() for s in policy["validated_dicom_sources"]}
     if site and any(part.strip().lower() in validated for part in site.split("/")):

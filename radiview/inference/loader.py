@@ -27,7 +27,8 @@ def check_bundle_path(model: str | None) -> None:
 
 
 def load_classifier(model: str | None, device: str = "auto", fallback_to_cpu: bool = False) -> Classifier:
-    """The bundle at ``model`` (None: the bundled one) on ``device``; ModelBundleError or
+    """The bundle at ``model`` (None: the bundled one; a site folder: the bundled base with that
+    site's adaptation) on ``device``; ModelBundleError or
     RadiviewError with a complete sentence when that is impossible.
 
     An explicit device the machine lacks is an error (what a user who typed ``--device cuda``
@@ -39,4 +40,6 @@ def load_classifier(model: str | None, device: str = "auto", fallback_to_cpu: bo
 
     check_bundle_path(model)
     resolved = resolve_device(device, strict=device != "auto" and not fallback_to_cpu)
+    # A site folder (radiview site adapt) loads on top of its base bundle: Classifier.from_bundle
+    # sees its site_card.json (radiview.inference.site_bundle).
     return Classifier.from_bundle(model, device=str(resolved))

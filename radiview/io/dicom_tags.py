@@ -62,6 +62,7 @@ def display_metadata(ds: Dataset, tsyntax: UID, rows: int, columns: int, frames:
         "body_part": _text(ds, "BodyPartExamined"),
         "institution": _text(ds, "InstitutionName"),
         "manufacturer": _text(ds, "Manufacturer"),
+        "manufacturer_model": _text(ds, "ManufacturerModelName"),  # site bundles match on it
         "photometric": _text(ds, "PhotometricInterpretation"),
         "transfer_syntax": str(getattr(tsyntax, "name", "") or tsyntax),
         "size": f"{columns} × {rows}",

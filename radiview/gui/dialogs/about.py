@@ -16,6 +16,7 @@ from radiview.gui.dialogs.model_card import (
     flags_policy_html,
     key_title,
     metrics_html,
+    site_html,
     table,
     training_data_html,
 )
@@ -58,7 +59,7 @@ KNOWN_DATA_LICENCES: dict[str, str] = {
     "cxr_radiography": "no licence stated (Kaggle COVID-19 Radiography Database copy; RSNA/NIH films)",
 }
 
-_SKIP_CARD_KEYS = {"format_version", "weights_file"}
+_SKIP_CARD_KEYS = {"format_version", "weights_file", "site_reference"}
 
 
 def _title(key: str) -> str:
@@ -114,12 +115,14 @@ def card_html(card: Any) -> str:
         "limitations": lambda v: "<ul>" + "".join(f"<li>{html.escape(str(x))}</li>" for x in v) + "</ul>",
         "reading_flags": lambda _v: flags_policy_html(card),
         "metrics": metrics_html,
+        "site": site_html,
         "training_data": training_data_html,
         "thresholds": lambda v: table(
             ("Class", "Threshold"), ([html.escape(class_title(k)), cell(x)] for k, x in v.items())
         ),
     }
     sections: Sequence[tuple[str, str]] = (
+        ("site", "Site adaptation"),
         ("intended_use", "Intended use"),
         ("limitations", "Limitations"),
         ("reading_flags", "What the app warns about beside a reading"),
@@ -133,7 +136,9 @@ def card_html(card: Any) -> str:
     )
     shown = {"created", "weights_sha256"}
     for key, title in sections:
-        if key in data or key == "reading_flags":
+        if key == "site" and not data.get("site"):
+            shown.add(key)  # a base model: no site section
+        elif key in data or key == "reading_flags":
             shown.add(key)
             value = data.get(key)
             body = special[key](value) if key in special else render_value_html(value)

@@ -171,3 +171,58 @@ def training_data_html(data: Mapping[str, Any]) -> str:
     if facts:
         parts.append(table(("", ""), ([html.escape(key_title(k)), cell(v)] for k, v in facts.items())))
     return "".join(parts)
+
+
+def _check_rows(check: Mapping[str, Any]) -> list[list[str]]:
+    before, after = check.get("before") or {}, check.get("after") or {}
+    rows = [
+        [
+            "Gate acceptance",
+            cell((before.get("gate_acceptance") or {}).get("overall"), True),
+            cell((after.get("gate_acceptance") or {}).get("overall"), True),
+        ],
+        ["ECE", cell(before.get("ece")), cell(after.get("ece"))],
+    ]
+    for name, entry in (after.get("per_class") or {}).items():
+        old = (before.get("per_class") or {}).get(name) or {}
+        for rate in ("sensitivity", "specificity"):
+            if entry.get(rate) is None:
+                continue
+            rows.append(
+                [
+                    html.escape(f"{class_title(name)} {rate}"),
+                    f"{cell(old.get(rate), True)} ({cell(old.get(rate + '_ci95'), True)})",
+                    f"{cell(entry.get(rate), True)} ({cell(entry.get(rate + '_ci95'), True)})",
+                ]
+            )
+    return rows
+
+
+def site_html(site: Mapping[str, Any]) -> str:
+    """A site model's section: who adapted it on what, what was (not) adapted, and the check part
+    before (the base) and after (the site model), with 95 % CIs."""
+    split = site.get("split") or {}
+    counts = ", ".join(f"{html.escape(class_title(k))} {v}" for k, v in (site.get("counts") or {}).items())
+    points = ", ".join(
+        f"{html.escape(class_title(k))} ≥ {cell(v)}" for k, v in (site.get("operating_points") or {}).items()
+    )
+    parts = [
+        f"<p><b>{html.escape(str(site.get('name', '')))}</b>, "
+        f"adapted {html.escape(str(site.get('date', '')))} "
+        f"on {counts or 'n/a'}. {html.escape(str(split.get('method', '')))}: "
+        f"{cell(split.get('check_films'))} check films.</p>",
+        f"<p>{html.escape(str(site.get('summary', '')))}</p>",
+        "<p>Adapted:</p><ul>"
+        + "".join(f"<li>{html.escape(str(a))}</li>" for a in site.get("adapted", []))
+        + "</ul>",
+    ]
+    if site.get("not_adapted"):
+        parts.append(
+            "<p>Not adapted:</p><ul>"
+            + "".join(f"<li>{html.escape(str(a))}</li>" for a in site["not_adapted"])
+            + "</ul>"
+        )
+    parts.append(f"<p>Operating points: {points or 'none (the top class is called)'}.</p>")
+    if site.get("check"):
+        parts.append(table(("Check part", "Base", "Site model"), _check_rows(site["check"])))
+    return "".join(parts)

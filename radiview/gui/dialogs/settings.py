@@ -59,6 +59,21 @@ class SettingsDialog(QDialog):
         self.device_combo.setCurrentIndex(max(0, names.index(settings.device)))
         form.addRow("Run the model on", self.device_combo)
 
+        model_row = QHBoxLayout()
+        self.model_edit = QLineEdit(settings.model_dir)
+        self.model_edit.setPlaceholderText("The bundled model")
+        self.model_edit.setToolTip(
+            "A model bundle, or a site bundle made by 'radiview site adapt' (adapted to your hospital)"
+        )
+        model_row.addWidget(self.model_edit, 1)
+        model_browse = QPushButton("Browse…")
+        model_browse.clicked.connect(self._browse_model)
+        model_row.addWidget(model_browse)
+        model_holder = QWidget()
+        model_holder.setLayout(model_row)
+        model_row.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Model", model_holder)
+
         self.opacity_spin = QDoubleSpinBox()
         self.opacity_spin.setRange(0.0, 1.0)
         self.opacity_spin.setSingleStep(0.05)
@@ -111,12 +126,18 @@ class SettingsDialog(QDialog):
         if folder:
             self.report_edit.setText(folder)
 
+    def _browse_model(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Model or site bundle folder", self.model_edit.text())
+        if folder:
+            self.model_edit.setText(folder)
+
     @property
     def settings(self) -> Settings:
         """The settings as edited (unchanged fields kept from the original)."""
         return replace(
             self._original,
             device=str(self.device_combo.currentData()),
+            model_dir=self.model_edit.text().strip(),
             overlay_opacity=round(self.opacity_spin.value(), 3),
             colormap=self.colormap_combo.currentText(),
             report_dir=self.report_edit.text().strip(),
