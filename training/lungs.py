@@ -186,7 +186,7 @@ def evaluate(
     out = {}
     for source in sorted(set(sources)):
         d = dice[sources == source]
-        out[source] = {
+        out[str(source)] = {
             "films": int(d.size),
             "dice_mean": round(float(d.mean()), 4),
             "dice_median": round(float(np.median(d)), 4),
@@ -249,19 +249,20 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         ckpt = torch.load(out / "checkpoint.pth", map_location="cpu", weights_only=True)
         net.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        start_epoch, best, plan["epochs"] = int(ckpt["epoch"]) + 1, float(ckpt["best"]), int(ckpt["planned"])
+        start_epoch, best = int(ckpt["epoch"]) + 1, float(ckpt["best"])
+        plan["epochs"] = min(int(ckpt["planned"]), args.epochs)  # --epochs N: stop (or just evaluate) at N
         scheduler.last_epoch = start_epoch * steps_per_epoch
     gen = torch.Generator().manual_seed(args.seed)
     t0 = time.monotonic()
-    for epoch in range(start_epoch, plan["epochs"]):
+    for epoch in range(start_epoch, plan["epochs"]):  # plan shrinks to the budget as epochs are timed
         loss = train_one_epoch(net, splits["train"], optimizer, scheduler, config, args, gen)
         val = evaluate(net, splits["val"], config, args.input_size)
         score = min(v["dice_mean"] for v in val.values())
         elapsed = time.monotonic() - t0
-        if epoch == start_epoch:
-            plan["epochs"] = max(
-                start_epoch + 1, min(args.epochs, int(args.time_budget_min * 60 / elapsed) + start_epoch)
-            )
+        # re-plan on the mean epoch time so far: on a shared CPU epochs slow down as others start
+        per_epoch_s = elapsed / (epoch + 1 - start_epoch)
+        fits = start_epoch + int(args.time_budget_min * 60 / per_epoch_s)
+        plan["epochs"] = max(epoch + 1, min(args.epochs, fits))
         history.append({"epoch": epoch, "loss": round(loss, 4), "val": val, "elapsed_s": round(elapsed, 1)})
         logger.info("epoch %d/%d loss %.4f val %s (%.0f s)", epoch, plan["epochs"], loss, val, elapsed)
         if score > best:
@@ -277,6 +278,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
             },
             out / "checkpoint.pth",
         )
+        if epoch + 1 >= plan["epochs"]:
+            break
     best_state = torch.load(out / "best.pth", map_location="cpu", weights_only=True)
     net.load_state_dict(best_state["model"])
     metrics = {

@@ -36,6 +36,7 @@ from radiview.inference.card import (
     CardSection,
     ChangelogEntry,
     GateSpec,
+    LungSegmenterSpec,
     Metrics,
     Preprocessing,
     SpatialGateSpec,
@@ -54,6 +55,7 @@ __all__ = [
     "Architecture",
     "ChangelogEntry",
     "GateSpec",
+    "LungSegmenterSpec",
     "Metrics",
     "ModelCard",
     "Preprocessing",
@@ -91,6 +93,7 @@ class ModelCard:
     torch_version: str = ""  # the versions the bundle was exported with ("" on cards <= 1.2.0)
     torchvision_version: str = ""
     reading_flags: Mapping[str, Any] = field(default_factory=dict)  # radiview.inference.flags policy
+    lung_segmenter: LungSegmenterSpec | None = None  # the lung-field estimate (bundles >= 2.1.0)
 
     @property
     def display_name(self) -> str:
@@ -116,6 +119,11 @@ class ModelCard:
             preprocessing=_section(Preprocessing, data, "preprocessing", source),
             gate=_section(GateSpec, data, "gate", source),
             metrics=_section(Metrics, {"metrics": data.get("metrics") or {}}, "metrics", source),
+            lung_segmenter=(
+                _section(LungSegmenterSpec, data, "lung_segmenter", source)
+                if data.get("lung_segmenter")
+                else None
+            ),
             **_plain_fields(data, source),
         )
         if len(card.labels) != architecture.num_classes:
@@ -130,6 +138,8 @@ class ModelCard:
         out: dict[str, Any] = {}
         for item in fields(self):
             value = getattr(self, item.name)
+            if value is None and item.name == "lung_segmenter":
+                continue  # optional section: older cards never had it
             if isinstance(value, CardSection):
                 value = value.to_dict()
             elif isinstance(value, tuple):
@@ -140,7 +150,7 @@ class ModelCard:
         return out
 
 
-_Section = TypeVar("_Section", Architecture, Preprocessing, GateSpec, Metrics)
+_Section = TypeVar("_Section", Architecture, Preprocessing, GateSpec, Metrics, LungSegmenterSpec)
 
 
 def _section(kind: type[_Section], data: Mapping[str, Any], key: str, source: str | None) -> _Section:

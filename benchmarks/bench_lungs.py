@@ -1,0 +1,84 @@
+"""Lung segmenter benchmark: CPU latency per film (target ≤ 15 ms), and what clipping costs.
+
+    .venv/bin/python benchmarks/bench_lungs.py [--repeats 30] [--threads 2]
+
+Times, per film, on the bundled segmenter (resources/model/lungs.pt):
+- ``segment``: THE preprocessing from the decoded film + network + layout + mask at film size;
+- ``from input``: network + layout from the classifier's own 224×224 input (what the
+  Classifier runs: the film is decoded and resized once for both models);
+- ``clip``: ``apply_lung_clip`` of a film-size heatmap.
+Films: the 512-px JPEGs and the DICOMs of shared/data (RADIVIEW_DATA or ../shared/data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np
+import torch
+
+from radiview.assets import default_model_dir
+from radiview.inference.bundle import read_model_card
+from radiview.inference.lungs import DILATE_FRACTION, LungSegmenter, apply_lung_clip
+from radiview.inference.preprocess import preprocess
+from radiview.io import load_radiograph
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=30)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--data", default=os.environ.get("RADIVIEW_DATA", str(REPO.parent / "shared" / "data")))
+    return p
+
+
+def _median_ms(fn: Callable[[], object], repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(times)
+
+
+def main(args: argparse.Namespace) -> None:
+    torch.set_num_threads(args.threads)
+    bundle = default_model_dir()
+    card = read_model_card(bundle)
+    if card.lung_segmenter is None:
+        raise SystemExit(f"{bundle}: the card has no lung_segmenter section")
+    segmenter = LungSegmenter.from_bundle(bundle, card.lung_segmenter, card.preprocessing)
+    data = Path(args.data)
+    films = [
+        next((data / "cxr" / "kermany" / "normal").glob("*.jpg")),
+        next((data / "cxr" / "ieee8023" / "covid19").glob("*.jpg")),
+        *sorted((data / "dicom").glob("*.dcm"))[:1],
+    ]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.repeats} repeats (median ms)")
+    for path in films:
+        film = load_radiograph(path)
+        batch = preprocess(film, card.preprocessing).unsqueeze(0)
+        field = segmenter.segment(film)
+        heat = np.random.default_rng(0).random(film.shape, dtype=np.float32)
+        lungs = field.probability >= 0.5
+        seg = _median_ms(lambda f=film: segmenter.segment(f), args.repeats)
+        net = _median_ms(lambda b=batch: segmenter.frontal_flags(segmenter.probabilities(b)), args.repeats)
+        clip = _median_ms(lambda h=heat, m=lungs: apply_lung_clip(h, m, DILATE_FRACTION), args.repeats)
+        print(
+            f"{path.name[:40]:40s} {film.shape[1]}×{film.shape[0]}: segment {seg:6.1f} ms · "
+            f"from input {net:5.1f} ms · clip {clip:5.1f} ms · confident {field.confident}"
+        )
+
+
+if __name__ == "__main__":
+    main(get_args_parser().parse_args())
