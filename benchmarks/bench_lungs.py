@@ -17,6 +17,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -51,6 +52,10 @@ def _median_ms(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
+def _from_input(segmenter: LungSegmenter, batch: torch.Tensor) -> list[bool]:
+    return segmenter.frontal_flags(segmenter.probabilities(batch))
+
+
 def main(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     bundle = default_model_dir()
@@ -71,9 +76,9 @@ def main(args: argparse.Namespace) -> None:
         field = segmenter.segment(film)
         heat = np.random.default_rng(0).random(film.shape, dtype=np.float32)
         lungs = field.probability >= 0.5
-        seg = _median_ms(lambda f=film: segmenter.segment(f), args.repeats)
-        net = _median_ms(lambda b=batch: segmenter.frontal_flags(segmenter.probabilities(b)), args.repeats)
-        clip = _median_ms(lambda h=heat, m=lungs: apply_lung_clip(h, m, DILATE_FRACTION), args.repeats)
+        seg = _median_ms(partial(segmenter.segment, film), args.repeats)
+        net = _median_ms(partial(_from_input, segmenter, batch), args.repeats)
+        clip = _median_ms(partial(apply_lung_clip, heat, lungs, DILATE_FRACTION), args.repeats)
         print(
             f"{path.name[:40]:40s} {film.shape[1]}×{film.shape[0]}: segment {seg:6.1f} ms · "
             f"from input {net:5.1f} ms · clip {clip:5.1f} ms · confident {field.confident}"
