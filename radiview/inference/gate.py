@@ -167,8 +167,8 @@ def gate_verdict(
     stored as RGB (common for exported PNGs) and records the score when it is a real photo.
     A view position (DICOM ViewPosition) naming a lateral, decubitus or oblique view is
     refused first: the header is the surest evidence there is. ``frontal_layout`` is the lung
-    segmenter's view check (two lungs side by side, confidently): False refuses the film as
-    not frontal, None (no segmenter in the bundle) skips the check.
+    segmenter's view check (two lungs side by side, confidently): False refuses a film that
+    passed every other check as not frontal; None (no segmenter in the bundle) skips it.
     """
     spec = gate if isinstance(gate, GateSpec) else GateSpec.from_dict(gate)
     view_reason = view_position_reason(film.view_position)
@@ -178,8 +178,6 @@ def gate_verdict(
         return GateVerdict(False, REASON_UNIFORM, float(score))
     if film.was_color and film.colorfulness is not None and film.colorfulness > spec.max_colorfulness:
         return GateVerdict(False, REASON_COLOR, float(score))
-    if frontal_layout is False:
-        return GateVerdict(False, REASON_NOT_FRONTAL, float(score))
     if not np.isfinite(score) or score > spec.threshold:
         return GateVerdict(
             False,
@@ -198,6 +196,8 @@ def gate_verdict(
                 f"{limit:.1f}): lateral view or another kind of image?",
                 float(score),
             )
+    if frontal_layout is False:  # last: the distance checks' reasons stand where they refuse
+        return GateVerdict(False, REASON_NOT_FRONTAL, float(score))
     return GateVerdict(True, "", float(score))
 
 
