@@ -42,14 +42,17 @@ def get_args_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _median_ms(fn: Callable[[], object], repeats: int) -> float:
+def _median_ms(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median wall and CPU (this process) milliseconds per call. On a shared machine the CPU time
+    with 1 thread is what the call costs on a free core; the wall time includes waiting."""
     fn()  # warm-up
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(times)
+        wall.append((time.perf_counter() - start) * 1000.0)
+        cpu.append((time.process_time() - start_cpu) * 1000.0)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def _from_input(segmenter: LungSegmenter, batch: torch.Tensor) -> list[bool]:
@@ -69,7 +72,11 @@ def main(args: argparse.Namespace) -> None:
         next((data / "cxr" / "ieee8023" / "covid19").glob("*.jpg")),
         *sorted((data / "dicom").glob("*.dcm"))[:1],
     ]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.repeats} repeats (median ms)")
+    load = os.getloadavg()[0]
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.repeats} repeats (median ms), "
+        f"load average {load:.1f} on {os.cpu_count()} cores"
+    )
     for path in films:
         film = load_radiograph(path)
         batch = preprocess(film, card.preprocessing).unsqueeze(0)
@@ -80,8 +87,10 @@ def main(args: argparse.Namespace) -> None:
         net = _median_ms(partial(_from_input, segmenter, batch), args.repeats)
         clip = _median_ms(partial(apply_lung_clip, heat, lungs, DILATE_FRACTION), args.repeats)
         print(
-            f"{path.name[:40]:40s} {film.shape[1]}×{film.shape[0]}: segment {seg:6.1f} ms · "
-            f"from input {net:5.1f} ms · clip {clip:5.1f} ms · confident {field.confident}"
+            f"{path.name[:32]:32s} {film.shape[1]}×{film.shape[0]}: "
+            f"segment {seg[0]:5.1f} ms (cpu {seg[1]:5.1f}) · "
+            f"from input {net[0]:5.1f} (cpu {net[1]:5.1f}) · clip {clip[0]:5.1f} (cpu {clip[1]:5.1f}) · "
+            f"confident {field.confident}"
         )
 
 
