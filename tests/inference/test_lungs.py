@@ -20,7 +20,7 @@ from radiview.inference.card import LungSegmenterSpec, Preprocessing
 from radiview.inference.classifier import Classifier
 from radiview.inference.gate import REASON_NOT_FRONTAL, gate_verdict
 from radiview.inference.lung_network import build_lung_network
-from radiview.inference.lungs import LungSegmenter, apply_lung_clip, is_frontal_layout, read_lung_layout
+from radiview.inference.lungs import apply_lung_clip, is_frontal_layout, read_lung_layout
 from radiview.io.radiograph import Radiograph
 
 
@@ -80,7 +80,9 @@ def _bundle_with_segmenter(src: Path, out: Path, width: int = 8) -> Path:
     shutil.copytree(src, out)
     torch.manual_seed(0)
     net = build_lung_network(width)
-    torch.save({k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()}, out / "lungs.pt")
+    torch.save(
+        {k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()}, out / "lungs.pt"
+    )
     card = json.loads((out / "model_card.json").read_text(encoding="utf-8"))
     card["lung_segmenter"] = {
         "weights_file": "lungs.pt",

@@ -91,6 +91,8 @@ def test_network_shape_and_encoder_weights() -> None:
         pytest.skip(f"{path} not found")
     state = torch.load(path, map_location="cpu", weights_only=True)
     load_lung_encoder_weights(net, state)
-    assert torch.equal(net.features[11].block[0][0].weight, state["features.11.block.0.0.weight"])
+    assert torch.equal(
+        net.get_parameter("features.11.block.0.0.weight"), state["features.11.block.0.0.weight"]
+    )
     with pytest.raises(ValueError, match="features"):
         load_lung_encoder_weights(net, {"classifier.0.weight": torch.zeros(1)})
