@@ -96,3 +96,25 @@ def test_network_shape_and_encoder_weights() -> None:
     )
     with pytest.raises(ValueError, match="features"):
         load_lung_encoder_weights(net, {"classifier.0.weight": torch.zeros(1)})
+
+
+def test_view_thresholds_come_from_the_lowest_source_with_the_share_margin() -> None:
+    from radiview.inference.card import LungSegmenterSpec
+    from radiview.inference.lungs import LungLayout
+    from training.lungs_export import SHARE_MARGIN, fit_thresholds, refusals
+
+    def layouts(conf: float, share: float, n: int = 200) -> list[LungLayout]:
+        steps = np.linspace(0.0, 0.02, n)
+        return [LungLayout(conf + s, 0.3, share + s, True, 2) for s in steps]
+
+    val = {"adults": layouts(0.93, 0.08), "children": layouts(0.95, 0.12)}
+    min_conf, min_share = fit_thresholds(val)
+    assert min_conf == pytest.approx(np.percentile([v.confidence for v in val["adults"]], 0.5), abs=1e-4)
+    assert min_share == pytest.approx(
+        SHARE_MARGIN * np.percentile([v.smaller_lung_share for v in val["adults"]], 0.5)
+    )
+    spec = LungSegmenterSpec("lungs.pt", "0" * 64, min_confidence=min_conf, min_lung_share=min_share)
+    lateral = LungLayout(0.95, 0.2, 0.0, False, 1)
+    counted = refusals({"adults": val["adults"], "lateral": [lateral]}, spec)
+    assert counted["lateral"] == {"films": 1, "refused": 1, "refused_share": 1.0}
+    assert counted["adults"]["refused"] == 1  # the lowest-confidence film lies below the 0.5th percentile
