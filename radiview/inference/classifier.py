@@ -444,12 +444,19 @@ class Classifier:
         _, heatmap, index, lungs = self._cam(radiograph, label)
         return self._explanation(radiograph, heatmap, index, lungs)
 
-    def gradcam_maps(self, batch: torch.Tensor) -> np.ndarray:
+    def gradcam_maps(self, batch: torch.Tensor, clip_to_lungs: bool = False) -> np.ndarray:
         """Grad-CAM maps (N, H, W) in [0, 1] at the input size, each for its film's top class,
-        for an already preprocessed batch (batch screening's thumbnails: no second decode)."""
+        for an already preprocessed batch (batch screening's thumbnails: no second decode).
+        ``clip_to_lungs``: each map clipped to its film's lung field as ``explain`` does (where
+        the bundle has a segmenter and it is confident)."""
         _, _, maps = self._guarded(
             "Grad-CAM", lambda: run_gradcam(self.network, self._target_layer, batch.to(self.device))
         )
+        if clip_to_lungs and self.lung_segmenter is not None:
+            lungs = self.lung_segmenter.probabilities(batch)
+            maps = np.stack(
+                [self.lung_segmenter.clip_heatmap(m, p)[0] for m, p in zip(maps, lungs, strict=True)]
+            )
         return maps
 
 

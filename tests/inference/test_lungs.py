@@ -198,4 +198,10 @@ def test_shipped_explanation_is_clipped_to_the_lungs(shipped: Classifier, data_d
     assert np.allclose(explanation.heatmap, expected, atol=1e-4)
     _, again = apply_lung_clip(explanation.heatmap, lungs >= 0.5)
     assert again == pytest.approx(0.0, abs=1e-6)
+    # batch screening's thumbnails can ask for the same clipping at the input size
+    thumb = shipped.gradcam_maps(batch, clip_to_lungs=True)[0]
+    assert thumb.shape == (224, 224) and apply_lung_clip(thumb, lungs >= 0.5)[1] == pytest.approx(
+        0.0, abs=1e-6
+    )
+    assert shipped.gradcam_maps(batch)[0].sum() > thumb.sum()
     assert Preprocessing().input_size == shipped.preprocess_config.input_size
