@@ -25,6 +25,11 @@ WORK_SIZE = 224
 AIR_LEVEL = 0.08
 #: Text/markers: brighter than their 9-px neighbourhood by this much (white top-hat) ...
 TEXT_CONTRAST = 0.3
+#: ... somewhere by at least this much: burned-in letters are drawn near white (top-hat 0.6-1.0 on
+#: the shared films), while rib ends and clavicle heads at the chest wall stay below 0.6 (0.3-0.58).
+TEXT_SEED_CONTRAST = 0.6
+#: Fainter strokes within this many pixels of a near-white one belong to the same marker.
+TEXT_REACH = 8
 #: ... small (share of the film), and within this share of the width/height of a border.
 TEXT_MAX_AREA = 0.004
 BORDER_BAND = 0.2
@@ -91,14 +96,20 @@ def _outside_body(film: np.ndarray) -> np.ndarray:
 
 
 def _text_blobs(film: np.ndarray) -> tuple[np.ndarray, int]:
-    """Small, sharply brighter blobs near a border (markers, burned-in text), merged per area."""
+    """Small, sharply brighter blobs near a border (markers, burned-in text), merged per area.
+
+    Hysteresis: a marker needs one near-white stroke (``TEXT_SEED_CONTRAST``); fainter strokes
+    count only within ``TEXT_REACH`` of one (the thin foot of an "L"). Bone edges have no near-white core.
+    """
     ndimage = _ndimage()
 
     tophat = film - ndimage.grey_opening(film, size=(9, 9))
     labels, _ = ndimage.label(tophat > TEXT_CONTRAST)
+    peaks = ndimage.maximum(tophat, labels, index=np.arange(labels.max() + 1))
     rows, cols = film.shape
     band_r, band_c = BORDER_BAND * rows, BORDER_BAND * cols
-    blobs = np.zeros(film.shape, bool)
+    candidates = np.zeros(film.shape, bool)
+    seeds = np.zeros(film.shape, bool)
     for index, box in enumerate(ndimage.find_objects(labels), start=1):
         if box is None:
             continue
@@ -106,9 +117,15 @@ def _text_blobs(film: np.ndarray) -> tuple[np.ndarray, int]:
         area = int((labels[box] == index).sum())
         near_border = r1 <= band_r or r0 >= rows - band_r or c1 <= band_c or c0 >= cols - band_c
         if near_border and area <= TEXT_MAX_AREA * film.size:
-            blobs[box] |= labels[box] == index
+            candidates[box] |= labels[box] == index
+            if peaks[index] >= TEXT_SEED_CONTRAST:
+                seeds[box] |= labels[box] == index
     # Letters of one marker become one area; a margin covers their anti-aliased edges.
-    blobs = ndimage.binary_dilation(blobs, iterations=4)
+    parts, _ = ndimage.label(candidates)
+    beside = np.unique(parts[ndimage.binary_dilation(seeds, iterations=TEXT_REACH)])
+    blobs = ndimage.binary_dilation(seeds | np.isin(parts, beside[beside > 0]), iterations=4)
+    # Holes are filled: a hidden ring (an "O") would leave a spot of map inside it.
+    blobs = ndimage.binary_fill_holes(blobs)
     return blobs, int(ndimage.label(blobs)[1])
 
 

@@ -36,6 +36,7 @@ from radiview.inference.card import (
     CardSection,
     ChangelogEntry,
     GateSpec,
+    LungSegmenterSpec,
     Metrics,
     Preprocessing,
     SpatialGateSpec,
@@ -54,6 +55,7 @@ __all__ = [
     "Architecture",
     "ChangelogEntry",
     "GateSpec",
+    "LungSegmenterSpec",
     "Metrics",
     "ModelCard",
     "Preprocessing",
@@ -95,6 +97,7 @@ class ModelCard:
     # gate-distance quantiles (training/site_reference.py; radiview.inference.site_bundle reads it)
     site_reference: Mapping[str, Any] = field(default_factory=dict)
     site: Mapping[str, Any] = field(default_factory=dict)  # a site model's site section ({} for a base)
+    lung_segmenter: LungSegmenterSpec | None = None  # the lung-field estimate (bundles >= 2.1.0)
 
     @property
     def display_name(self) -> str:
@@ -120,6 +123,11 @@ class ModelCard:
             preprocessing=_section(Preprocessing, data, "preprocessing", source),
             gate=_section(GateSpec, data, "gate", source),
             metrics=_section(Metrics, {"metrics": data.get("metrics") or {}}, "metrics", source),
+            lung_segmenter=(
+                _section(LungSegmenterSpec, data, "lung_segmenter", source)
+                if data.get("lung_segmenter")
+                else None
+            ),
             **_plain_fields(data, source),
         )
         if len(card.labels) != architecture.num_classes:
@@ -134,6 +142,8 @@ class ModelCard:
         out: dict[str, Any] = {}
         for item in fields(self):
             value = getattr(self, item.name)
+            if value is None and item.name == "lung_segmenter":
+                continue  # optional section: older cards never had it
             if isinstance(value, CardSection):
                 value = value.to_dict()
             elif isinstance(value, tuple):
@@ -144,7 +154,7 @@ class ModelCard:
         return out
 
 
-_Section = TypeVar("_Section", Architecture, Preprocessing, GateSpec, Metrics)
+_Section = TypeVar("_Section", Architecture, Preprocessing, GateSpec, Metrics, LungSegmenterSpec)
 
 
 def _section(kind: type[_Section], data: Mapping[str, Any], key: str, source: str | None) -> _Section:

@@ -280,3 +280,52 @@ class ChangelogEntry(CardSection):
         if self.date:
             out["date"] = self.date
         return {**out, "changes": list(self.changes)}
+
+
+@dataclass(frozen=True)
+class LungSegmenterSpec(CardSection):
+    """The bundle's lung segmenter (card ``lung_segmenter``, bundles >= 2.1.0; optional).
+
+    ``min_confidence`` and ``min_lung_share`` are the frontal-layout thresholds, fixed on frontal
+    validation films; everything else (Dice per source, the recipe, limits, attention figures)
+    is kept in ``measured`` as it came."""
+
+    weights_file: str
+    weights_sha256: str
+    architecture: str = "mobilenet_v3_small_unet4"
+    width: int = 64
+    input_size: tuple[int, int] = (160, 160)
+    min_confidence: float = 0.0
+    min_lung_share: float = 0.0
+    measured: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LungSegmenterSpec:
+        size = tuple(int(v) for v in data.get("input_size", (160, 160)))
+        spec = cls(
+            weights_file=str(data["weights_file"]),
+            weights_sha256=str(data["weights_sha256"]).lower(),
+            architecture=str(data.get("architecture", "mobilenet_v3_small_unet4")),
+            width=int(data.get("width", 64)),
+            input_size=(size[0], size[1]) if len(size) == 2 else (0, 0),
+            min_confidence=_number(data, "min_confidence", 0.0),
+            min_lung_share=_number(data, "min_lung_share", 0.0),
+            measured={k: copy.deepcopy(v) for k, v in data.items() if k not in _known(cls)},
+        )
+        if spec.architecture != "mobilenet_v3_small_unet4" or spec.width < 4 or min(spec.input_size) < 32:
+            raise ValueError(f"unsupported lung segmenter {spec.architecture!r} width {spec.width} {size}")
+        if len(spec.weights_sha256) != 64 or not 0.0 <= spec.min_confidence <= 1.0:
+            raise ValueError("lung segmenter needs a 64-hex SHA-256 and min_confidence in [0, 1]")
+        return spec
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "weights_file": self.weights_file,
+            "weights_sha256": self.weights_sha256,
+            "architecture": self.architecture,
+            "width": self.width,
+            "input_size": list(self.input_size),
+            "min_confidence": self.min_confidence,
+            "min_lung_share": self.min_lung_share,
+            **copy.deepcopy(dict(self.measured)),
+        }

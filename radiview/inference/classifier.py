@@ -25,6 +25,7 @@ from radiview.inference.device import configure_cpu_threads, resolve_device
 from radiview.inference.explain import apply_gradient_scope, find_layer, resize_heatmap, run_gradcam
 from radiview.inference.fitting_gate import GateFit
 from radiview.inference.gate import GateFacts, SpatialGate, gate_verdict, mahalanobis_scores
+from radiview.inference.lungs import LungSegmenter
 from radiview.inference.network import SMALL_FEATURE_DIM, RadiviewNet, build_network
 from radiview.inference.precision import Parity, autocast_to, compare, default_reduced_dtype
 from radiview.inference.prediction import Explanation, GateVerdict, Prediction
@@ -150,8 +151,10 @@ class Classifier:
         precision: torch.Tensor,
         device: torch.device | str = "cpu",
         spatial_gate: SpatialGate | None = None,
+        lung_segmenter: LungSegmenter | None = None,
     ) -> None:
         self.card = card
+        self.lung_segmenter = lung_segmenter  # the lung field: heatmap clipping and the view check
         self.labels: tuple[str, ...] = card.labels
         self.preprocess_config: Preprocessing = card.preprocessing
         self.network = network.eval()
@@ -193,7 +196,11 @@ class Classifier:
         target = device if isinstance(device, torch.device) else resolve_device(device)
         if target.type == "cpu":
             configure_cpu_threads()
-        clf = cls(card, net, means, precision, target, spatial_gate=spatial_gate)
+        lungs = card.lung_segmenter
+        segmenter = (
+            None if lungs is None else LungSegmenter.from_bundle(bundle_dir, lungs, card.preprocessing)
+        )
+        clf = cls(card, net, means, precision, target, spatial_gate=spatial_gate, lung_segmenter=segmenter)
         clf.bundle_dir = bundle_dir
         log.info("model %s loaded from %s on %s", card.display_name, bundle_dir, clf.device)
         return clf
@@ -264,16 +271,17 @@ class Classifier:
         cells: torch.Tensor | None,
         input_std: np.ndarray,
         films: Sequence[GateFacts],
+        frontal: Sequence[bool | None],
     ) -> list[GateVerdict]:
         scores = mahalanobis_scores(features, self._class_means, self._precision)
         spatial: list[float | None] = [None] * len(scores)
         if self._spatial_gate is not None:
             assert cells is not None
             spatial = [float(v) for v in self._spatial_gate.scores(cells)]
-        rows = zip(scores, spatial, input_std, films, strict=True)
+        rows = zip(scores, spatial, input_std, films, frontal, strict=True)
         return [
-            gate_verdict(float(score), float(std), self.card.gate, film, spatial_score=spatial_score)
-            for score, spatial_score, std, film in rows
+            gate_verdict(float(s), float(std), self.card.gate, film, spatial_score=sp, frontal_layout=front)
+            for s, sp, std, film, front in rows
         ]
 
     def _predictions(
@@ -283,9 +291,14 @@ class Classifier:
         cells: torch.Tensor | None,
         batch: torch.Tensor,
         films: Sequence[Radiograph | GateFacts | None],
+        lungs: np.ndarray | None = None,
     ) -> list[Prediction]:
         probs = self.probabilities_from_logits(logits)
-        verdicts = self._verdicts(features, cells, self._input_std(batch), [_gate_facts(f) for f in films])
+        if lungs is None and self.lung_segmenter is not None:
+            lungs = self.lung_segmenter.probabilities(batch)
+        frontal = [None] * len(probs) if lungs is None else self._frontal_flags(lungs)
+        facts = [_gate_facts(f) for f in films]
+        verdicts = self._verdicts(features, cells, self._input_std(batch), facts, frontal)
         return [
             Prediction(
                 labels=self.labels,
@@ -396,7 +409,13 @@ class Classifier:
         except ValueError:
             raise ValueError(f"unknown label {label!r}; the model knows {', '.join(self.labels)}") from None
 
-    def _cam(self, radiograph: Radiograph, label: str | None) -> tuple[Prediction, np.ndarray, int]:
+    def _frontal_flags(self, lungs: np.ndarray) -> list[bool | None]:
+        assert self.lung_segmenter is not None
+        return list(self.lung_segmenter.frontal_flags(lungs))
+
+    def _cam(
+        self, radiograph: Radiograph, label: str | None
+    ) -> tuple[Prediction, np.ndarray, int, np.ndarray | None]:
         batch = self.preprocess(radiograph).unsqueeze(0)
         index = self._label_index(label)
 
@@ -418,14 +437,22 @@ class Classifier:
 
         logits, features, maps = self._guarded("Grad-CAM", run)
         cells = captured[0] if captured else None
-        prediction = self._predictions(logits.cpu(), features.cpu(), cells, batch, [radiograph])[0]
+        lungs = None if self.lung_segmenter is None else self.lung_segmenter.probabilities(batch)
+        prediction = self._predictions(logits.cpu(), features.cpu(), cells, batch, [radiograph], lungs)[0]
         explained = prediction.top_index if index is None else index
-        return prediction, maps[0], explained
+        return prediction, maps[0], explained, None if lungs is None else lungs[0]
 
-    def _explanation(self, radiograph: Radiograph, heatmap: np.ndarray, index: int) -> Explanation:
+    def _explanation(
+        self, radiograph: Radiograph, heatmap: np.ndarray, index: int, lungs: np.ndarray | None
+    ) -> Explanation:
+        """The map at the film's resolution, clipped to the lung field where the segmenter is
+        confident (``outside_lung_share``: the mass outside before clipping; None otherwise)."""
         heat = resize_heatmap(heatmap, radiograph.shape)
+        outside = None
+        if lungs is not None and self.lung_segmenter is not None:
+            heat, outside = self.lung_segmenter.clip_heatmap(heat, lungs)
         heat.flags.writeable = False
-        return Explanation(heatmap=heat, label=self.labels[index])
+        return Explanation(heatmap=heat, label=self.labels[index], outside_lung_share=outside)
 
     def analyze(
         self, radiograph: Radiograph, label: str | None = None
@@ -435,10 +462,10 @@ class Classifier:
         The explanation is for ``label`` (None: the top class) and is None when the gate
         refuses the film: no map is shown for a film the model should not read.
         """
-        prediction, heatmap, index = self._cam(radiograph, label)
+        prediction, heatmap, index, lungs = self._cam(radiograph, label)
         if not prediction.accepted:
             return prediction, None
-        return prediction, self._explanation(radiograph, heatmap, index)
+        return prediction, self._explanation(radiograph, heatmap, index, lungs)
 
     def explain(self, radiograph: Radiograph, label: str | None = None) -> Explanation:
         """Grad-CAM for ``label`` (None: the top class) at the radiograph's own resolution.
@@ -446,15 +473,22 @@ class Classifier:
         Computed even for a film the gate refuses (the caller asked for this map); use
         ``analyze`` to honour the gate.
         """
-        _, heatmap, index = self._cam(radiograph, label)
-        return self._explanation(radiograph, heatmap, index)
+        _, heatmap, index, lungs = self._cam(radiograph, label)
+        return self._explanation(radiograph, heatmap, index, lungs)
 
-    def gradcam_maps(self, batch: torch.Tensor) -> np.ndarray:
+    def gradcam_maps(self, batch: torch.Tensor, clip_to_lungs: bool = False) -> np.ndarray:
         """Grad-CAM maps (N, H, W) in [0, 1] at the input size, each for its film's top class,
-        for an already preprocessed batch (batch screening's thumbnails: no second decode)."""
+        for an already preprocessed batch (batch screening's thumbnails: no second decode).
+        ``clip_to_lungs``: each map clipped to its film's lung field as ``explain`` does (where
+        the bundle has a segmenter and it is confident)."""
         _, _, maps = self._guarded(
             "Grad-CAM", lambda: run_gradcam(self.network, self._target_layer, batch.to(self.device))
         )
+        if clip_to_lungs and self.lung_segmenter is not None:
+            lungs = self.lung_segmenter.probabilities(batch)
+            maps = np.stack(
+                [self.lung_segmenter.clip_heatmap(m, p)[0] for m, p in zip(maps, lungs, strict=True)]
+            )
         return maps
 
 

@@ -48,6 +48,7 @@ from radiview.io.radiograph import Radiograph
 __all__ = [
     "NON_FRONTAL_VIEW_POSITIONS",
     "REASON_COLOR",
+    "REASON_NOT_FRONTAL",
     "REASON_UNIFORM",
     "GateFacts",
     "SpatialGate",
@@ -66,6 +67,8 @@ __all__ = [
 
 REASON_UNIFORM = "not a frontal chest radiograph: image is nearly uniform"
 REASON_COLOR = "colour photograph, not a radiograph"
+#: The lung segmenter's view check (radiview.inference.lungs) found no frontal two-lung layout.
+REASON_NOT_FRONTAL = "not a frontal chest film (lateral or other view)"
 
 #: DICOM ViewPosition (0018,5101) defined terms of chest views that are not frontal (PA/AP):
 #: laterals, decubitus laterals and obliques. A header that says so is refused outright; a
@@ -150,6 +153,7 @@ def gate_verdict(
     gate: GateSpec | Mapping[str, Any],
     film: GateFacts = GateFacts(),
     spatial_score: float | None = None,
+    frontal_layout: bool | None = None,
 ) -> GateVerdict:
     """Decide on one film from its Mahalanobis ``score``, the std of its windowed [0, 1]
     model input and what is known of the ``film``; ``gate`` is the model card's gate section
@@ -162,7 +166,9 @@ def gate_verdict(
     A colour input without a recorded colourfulness is accepted: io converts gray images
     stored as RGB (common for exported PNGs) and records the score when it is a real photo.
     A view position (DICOM ViewPosition) naming a lateral, decubitus or oblique view is
-    refused first: the header is the surest evidence there is.
+    refused first: the header is the surest evidence there is. ``frontal_layout`` is the lung
+    segmenter's view check (two lungs side by side, confidently): False refuses a film that
+    passed every other check as not frontal; None (no segmenter in the bundle) skips it.
     """
     spec = gate if isinstance(gate, GateSpec) else GateSpec.from_dict(gate)
     view_reason = view_position_reason(film.view_position)
@@ -190,6 +196,8 @@ def gate_verdict(
                 f"{limit:.1f}): lateral view or another kind of image?",
                 float(score),
             )
+    if frontal_layout is False:  # last: the distance checks' reasons stand where they refuse
+        return GateVerdict(False, REASON_NOT_FRONTAL, float(score))
     return GateVerdict(True, "", float(score))
 
 

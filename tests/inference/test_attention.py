@@ -60,3 +60,47 @@ def test_siim_corner_marker_is_hidden(data_dir: Path) -> None:
     assert mask.weights[300:700, 200:800].min() == 1.0  # the lungs and mediastinum stay
     assert mask.weights[0:30, 0:60].max() == 0.0  # air above the right shoulder
     assert mask.text_areas >= 1 and 0.01 < mask.outside_body_fraction < 0.1
+
+
+def _text_blob_mask(film: Radiograph) -> np.ndarray:
+    from radiview.inference.attention import _small_film, _text_blobs
+
+    return _text_blobs(_small_film(film))[0]
+
+
+@pytest.mark.realdata
+def test_bone_edges_are_not_burned_in_text(data_dir: Path) -> None:
+    """Issue 21 item 5: rib ends and clavicle heads of the children's films were taken for text
+    (10-11 "burned-in areas" each), punching holes, some ring-shaped, into the map over the chest
+    wall and clavicles. Only the "R" marker and the "KV59" label are text on these films."""
+    from scipy import ndimage  # type: ignore[import-untyped]
+
+    from radiview.io import load_radiograph
+
+    films = sorted((data_dir / "samples").glob("*__kermany__*.jp*g"))
+    assert len(films) == 6
+    for path in films:
+        film = load_radiograph(path)
+        mask = build_attention_mask(film)
+        assert mask.text_areas <= 2, f"{path.name}: {mask.text_areas} text areas"
+        blobs = _text_blob_mask(film)
+        # no ring: a hidden area never encloses shown pixels
+        assert np.array_equal(ndimage.binary_fill_holes(blobs), blobs), path.name
+        # the chest between 20% and 80% of the width, 25-90% of the height, is never taken for text
+        rows, cols = blobs.shape
+        assert not blobs[int(0.25 * rows) : int(0.9 * rows), int(0.2 * cols) : int(0.8 * cols)].any(), (
+            path.name
+        )
+
+
+@pytest.mark.realdata
+def test_the_real_markers_stay_hidden(data_dir: Path) -> None:
+    """The bone fix keeps what is text: the "R" and "KV59" of a Kermany film, NIH's corner text."""
+    from radiview.io import load_radiograph
+
+    kermany = load_radiograph(data_dir / "samples" / "viral_pneumonia__kermany__person605_virus_1166.jpeg")
+    blobs = _text_blob_mask(kermany)
+    assert blobs[17:30, 2:12].any()  # "R" (top left at 224 px)
+    assert blobs[213:223, 208:222].any()  # "KV59" (bottom right)
+    nih = load_radiograph(next((data_dir / "dicom").glob("nih-cxr14_*.dcm")))
+    assert build_attention_mask(nih).text_areas >= 1
