@@ -39,6 +39,7 @@ HEADER = [
     "accession",
     "study_date",
     "flags",
+    "headline",
 ]
 
 
@@ -147,6 +148,7 @@ def test_predict_text_refused_and_unreadable(
     text = capsys.readouterr().out
     assert "p_" not in text and "normal" in text and RESEARCH_NOTICE in text
     assert re.search(r"covid19\s+0\.\d{4}", text)
+    assert re.search(r"\nreading: (Pneumonia pattern \(any cause\)|No pneumonia pattern) [<>\d]", text)
     assert main(["predict", str(folder / "blank.png"), "--model", str(tiny_bundle)]) == 0
     text = capsys.readouterr().out
     assert "refused by the input gate" in text and RESEARCH_NOTICE in text

@@ -247,7 +247,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         print(json.dumps(_prediction_json(args.file, prediction), indent=2))
         return EXIT_OK
     if prediction.accepted:
+        from radiview.inference.headline import headline_text
+
         print(f"{args.file}: {prediction.top_label}")
+        print(f"reading: {headline_text(prediction, classifier.card)}")
         width = max(len(label) for label in prediction.labels)
         for label, p in zip(prediction.labels, prediction.probabilities, strict=True):
             print(f"  {label:<{width}}  {p:.4f}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +26,9 @@ from radiview.errors import ReportError
 from radiview.gui.panels.metadata import is_identifying
 from radiview.gui.panels.prediction import label_title
 from radiview.gui.viewer import ATTENTION_LABEL
-from radiview.inference.wording import finding_title, format_probability, human_gate_reason
+from radiview.inference.flags import LOW_CONFIDENCE
+from radiview.inference.headline import build_headline, display_probability
+from radiview.inference.wording import human_gate_reason
 from radiview.render import fade_text
 
 if TYPE_CHECKING:
@@ -101,12 +103,13 @@ def view_report_lines(
         lines.append(f"AI second reader: not analysed, refused by the input gate ({reason}).")
     else:
         probs = ", ".join(
-            f"{label_title(lb)} {format_probability(p)}"
+            f"{label_title(lb)} {display_probability(p)}"
             for lb, p in zip(prediction.labels, prediction.probabilities, strict=True)
         )
-        top = prediction.top_label
-        headline = f"{finding_title(top)} {format_probability(prediction.probability(top))}"
-        lines.append(f"AI second reader: {headline}.")
+        headline = build_headline(prediction)
+        if headline is not None:  # low confidence as the panel judged it (its flags)
+            unsure = any(getattr(flag, "code", "") == LOW_CONFIDENCE for flag in flags)
+            lines.append(f"AI second reader: {replace(headline, low_confidence=unsure).one_line()}.")
         lines.append(f"Probabilities (four classes only): {probs}.")
         lines.extend(f"Warning: {flag.text}." for flag in flags)
     if prediction is not None:

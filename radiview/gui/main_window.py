@@ -471,6 +471,7 @@ class MainWindow(QMainWindow, WindowActions):
         shown = heatmap_for_display(self.session.prediction, explanation, card, self._attention_mask)
         self.viewer.set_heatmap(shown.heatmap, shown.title)
         self.prediction_panel.show_heatmap_note(shown.note)
+        self.prediction_panel.show_outside_lung_share(getattr(explanation, "outside_lung_share", None))
         if explanation is not None:
             self.explanation_ready.emit(explanation)
 

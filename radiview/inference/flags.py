@@ -8,7 +8,8 @@ The card decides (field ``reading_flags``; every key optional, defaults below):
 
 - ``lifted``: codes the model's own validation has answered (e.g. ``"adult"`` once a
   leave-one-source-out evaluation shows adult COVID-19 calls hold up); they are not raised.
-- ``low_confidence_below``: a top probability under this is flagged ``low_confidence``.
+- ``low_confidence_below``: a headline whose step one (pneumonia pattern or not, see
+  radiview.inference.headline) is under this is flagged ``low_confidence``.
 - ``adult_from_years``: age from which a film is an adult film.
 - ``validated_dicom_sources``: institution or manufacturer names of DICOM sources the model
   was validated on. The training and test films are public JPEG/PNG collections, so by
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from radiview.inference.headline import build_headline
 from radiview.inference.wording import class_title, format_probability
 
 ADULT = "adult"
@@ -172,16 +174,13 @@ def reading_flags(
     ap = _ap_portable_flag(metadata, view_position)
     if ap is not None:
         flags.append(ap)
-    top = prediction.top_label
-    top_p = prediction.probability(top)
-    limit = float(policy["low_confidence_below"])
-    if top_p < limit:
+    headline = build_headline(prediction, card)
+    if headline is not None and headline.low_confidence:
         flags.append(
             Flag(
                 LOW_CONFIDENCE,
                 "low confidence",
-                f"{class_title(top)} at {format_probability(top_p)}, below the card's "
-                f"{format_probability(limit)}.",
+                f"{headline.step_one}, below the card's {format_probability(headline.low_confidence_below)}.",
             )
         )
     return tuple(flag for flag in flags if flag.code not in lifted)

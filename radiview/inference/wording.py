@@ -28,6 +28,9 @@ FOUR_CLASS_NOTE = (
     "and cannot see any other disease, device or finding."
 )
 
+#: A fixed line in every reading's warning box: what a reader might assume the model checks.
+NOT_ASSESSED_LINE = "Does not assess pneumothorax, effusion, lines and tubes, nodules, fractures."
+
 
 def format_probability(probability: float) -> str:
     """THE probability format everywhere (panel, tables, PDF): ``0.9745`` → ``"97.5 %"``."""
