@@ -243,7 +243,14 @@ def _table_pages(records: list[ScreeningRecord], labels: tuple[str, ...]) -> lis
 
 
 #: The table's flags cell is narrow: a tag per flag, explained on the summary page.
-_FLAG_TAGS = {"adult": "adult", "unvalidated_source": "src", "ap_portable": "AP", "low_confidence": "low"}
+_FLAG_TAGS = {
+    "adult": "adult",
+    "age_unknown": "age?",
+    "unvalidated_source": "src",
+    "ap_portable": "AP",
+    "view_unknown": "view?",
+    "low_confidence": "low",
+}
 
 
 def _flags_cell(record: ScreeningRecord) -> str:

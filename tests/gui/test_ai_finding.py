@@ -14,7 +14,7 @@ from radiview.assets import default_model_dir
 from radiview.gui.main_window import APP_TITLE, TITLE_NOTICE
 from radiview.gui.panels.prediction import MIN_PANEL_WIDTH, PANEL_TITLE
 from radiview.gui.workers import AnalysisResult, ExplanationResult
-from radiview.inference.flags import ADULT, UNVALIDATED_SOURCE
+from radiview.inference.flags import ADULT, AGE_UNKNOWN, UNVALIDATED_SOURCE, VIEW_UNKNOWN
 from radiview.inference.headline import display_probability
 from radiview.inference.prediction import Explanation, GateVerdict, Prediction
 from tests.gui.conftest import open_and_wait
@@ -64,15 +64,13 @@ def test_adult_dicom_gets_its_warnings_beside_the_finding(qtbot, real_window, ni
     bacterial = prediction.probability("bacterial_pneumonia") / p_any
     assert panel.cause_label.text().startswith(f"most like: bacterial {bacterial * 100:.0f}\u00a0% · viral ")
     assert "four classes" in panel.finding_label.toolTip()
-    assert [f.code for f in panel.flags] == [ADULT, UNVALIDATED_SOURCE]
+    assert [f.code for f in panel.flags] == [ADULT, UNVALIDATED_SOURCE, VIEW_UNKNOWN]  # no ViewPosition
     assert "Does not assess pneumothorax, effusion, lines and tubes, nodules, fractures." in (
         panel.warnings_box.text()
     )
     assert not panel.warnings_box.isHidden()
-    assert (
-        "adult film: the model cannot tell COVID-19 from other adult pneumonia" in panel.warnings_box.text()
-    )
-    assert "film from a source the model was not validated on" in panel.warnings_box.text()
+    assert "adult film: the model calls some normal adults COVID-19" in panel.warnings_box.text()
+    assert "source not validated" in panel.warnings_box.text() and "view unknown" in panel.warnings_box.text()
     # One format for every probability on screen.
     assert all(
         bar.text() == display_probability(prediction.probability(lb)) for lb, bar in panel.bars.items()
@@ -235,7 +233,12 @@ def test_empty_window_offers_open_and_samples(qtbot, real_window, data_dir) -> N
     with qtbot.waitSignal(window.prediction_ready, timeout=60000):
         action.trigger()
     assert not hint.isVisible() and window.viewer.radiograph.name == action.text()
-    assert window.prediction_panel.flags == ()  # a child's JPEG: nothing to warn about
+    # A JPEG says no age, view or source: each is a warning (issue 21), not silence.
+    assert [f.code for f in window.prediction_panel.flags][:3] == [
+        AGE_UNKNOWN,
+        UNVALIDATED_SOURCE,
+        VIEW_UNKNOWN,
+    ]
     window.close_film()
     assert hint.isVisible() and window.statusBar().currentMessage() == ""
     assert window.zoom_label.text() == "" and window.pixel_label.text() == ""
