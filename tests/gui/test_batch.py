@@ -13,6 +13,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 
 from radiview.batch.csv_report import read_csv_report
+from radiview.inference.wording import GATE_DISTANCE_REASON
 from tests.gui.conftest import film_pixels
 
 
@@ -285,7 +286,8 @@ def test_table_words_and_stable_resumed_values(qtbot) -> None:  # type: ignore[n
         assert model.index(0, column).data() == model.index(1, column).data()
     assert model.index(0, 3).data() in ("12.3 %", "12.4 %")
     message = model.index(2, model.columnCount() - 1)
-    assert message.data() == "does not look like a frontal chest film (far from the training films)"
+    assert message.data() == GATE_DISTANCE_REASON
+    assert GATE_DISTANCE_REASON.endswith("(ICU/portable, unusual exposure, or not a frontal chest film)")
     assert "feature distance 86.4, limit 52.3" in message.data(Qt.ItemDataRole.ToolTipRole)
     panel.finish(SimpleNamespace(cancelled=False, done=3, total=3, elapsed_s=1.0))
     assert panel.table.columnWidth(model.columnCount() - 1) >= MESSAGE_MIN_WIDTH

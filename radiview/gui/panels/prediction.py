@@ -280,8 +280,8 @@ class PredictionPanel(QWidget):
         self.refusal_box.setText(
             "<b>Not analysed: the input gate refused this image.</b><br>"
             f"Reason: {reason}<br>"
-            "The model gives no class answer for images outside what it was trained on "
-            "(frontal chest X-rays)."
+            "The model gives no answer for a film unlike those it was trained on; a refusal is "
+            "not a judgement of the film's quality."
         )
         self.refusal_box.setToolTip(detail or raw_reason)
         self.refusal_box.show()
