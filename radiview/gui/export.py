@@ -248,6 +248,16 @@ def write_view_pdf(path: str | os.PathLike[str], snapshot: ViewSnapshot) -> Path
 
 
 # ----- the window's "Export view" ----------------------------------------------------------------
+STRIPPED_NOTE = "patient identifiers stripped (File ▸ Strip patient identifiers from exports)"
+KEPT_NOTE = "patient identifiers included"
+
+
+def export_caption(title: str, strip_identifiers: bool) -> str:
+    """A save dialog's title that says whether identifiers leave with the file (a stripped
+    CSV has an empty patient_id column: issue 21 found nothing said so)."""
+    return f"{title} — {STRIPPED_NOTE if strip_identifiers else KEPT_NOTE}"
+
+
 def choose_view_export(window: MainWindow, fmt: str) -> None:
     """Ask where to save the current view as ``fmt`` ("png" or "pdf"), then write it."""
     radiograph = window.session.radiograph
@@ -258,7 +268,8 @@ def choose_view_export(window: MainWindow, fmt: str) -> None:
     stem = Path(radiograph.name).stem
     suggested = os.path.join(default_dir, f"{stem}-view.{fmt}")
     filter_ = "PNG images (*.png)" if fmt == "png" else "PDF files (*.pdf)"
-    path, _ = QFileDialog.getSaveFileName(window, f"Export view as {fmt.upper()}", suggested, filter_)
+    caption = export_caption(f"Export view as {fmt.upper()}", window.settings.strip_identifiers)
+    path, _ = QFileDialog.getSaveFileName(window, caption, suggested, filter_)
     if path:
         export_view(window, path, fmt, window.settings.strip_identifiers)
 

@@ -146,3 +146,24 @@ def headline_text(prediction: Any, card: Any = None) -> str:
     """One line for any prediction: the two steps, or "" for a refused or missing film."""
     headline = build_headline(prediction, card)
     return headline.one_line() if headline is not None else ""
+
+
+#: Reading order by risk (smaller first): COVID-19-like pneumonia pattern, any other
+#: pneumonia pattern, an unsure "no pneumonia", films the model did not read (refused, error),
+#: then a confident "no pneumonia".
+RISK_RANKS = {"covid": 0, "pneumonia": 1, "unsure": 2, "refused": 3, "error": 4, "no_pneumonia": 5}
+
+
+def risk_key(status: str, prediction: Any, low_confidence: bool | None = None) -> float:
+    """Sort key for a screened film, smaller = read first (``RISK_RANKS``); within a rank the
+    likelier pneumonia first. ``low_confidence`` overrides the headline's own judgement (a
+    report row carries the engine's flag, judged with the card's limit)."""
+    headline = build_headline(prediction) if status == "ok" else None
+    if headline is None:
+        return float(RISK_RANKS["refused" if status == "refused" else "error"])
+    unsure = headline.low_confidence if low_confidence is None else low_confidence
+    if headline.pneumonia:
+        rank = "covid" if headline.most_like == "covid19" else "pneumonia"
+    else:
+        rank = "unsure" if unsure else "no_pneumonia"
+    return RISK_RANKS[rank] + 0.999 * (1.0 - headline.pneumonia_probability)

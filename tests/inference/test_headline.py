@@ -86,3 +86,21 @@ def test_the_bundled_card_sets_the_low_confidence_limit() -> None:
     limit = float(card.reading_flags.get("low_confidence_below", 0.6))
     assert headline is not None and headline.low_confidence_below == limit
     assert headline.low_confidence == (limit > 0.59)
+
+
+def test_risk_order_covid_then_pneumonia_then_unsure_then_unread_then_normal() -> None:
+    from radiview.inference.headline import risk_key
+
+    films = {
+        "normal": risk_key("ok", prediction(0.97, 0.01, 0.01, 0.01)),
+        "unsure": risk_key("ok", prediction(0.55, 0.2, 0.15, 0.1)),
+        "covid": risk_key("ok", prediction(0.1, 0.1, 0.1, 0.7)),
+        "weak_pneumonia": risk_key("ok", prediction(0.4, 0.3, 0.2, 0.1)),
+        "pneumonia": risk_key("ok", prediction(0.05, 0.6, 0.3, 0.05)),
+        "refused": risk_key("refused", prediction(0.25, 0.25, 0.25, 0.25, accepted=False)),
+        "error": risk_key("error", None),
+    }
+    order = sorted(films, key=films.__getitem__)
+    assert order == ["covid", "pneumonia", "weak_pneumonia", "unsure", "refused", "error", "normal"]
+    # The row's own flag wins over the default limit (the engine judged it with the card's).
+    assert risk_key("ok", prediction(0.7, 0.1, 0.1, 0.1), low_confidence=True) < films["refused"]
