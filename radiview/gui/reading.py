@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -136,6 +136,16 @@ class ReadingRoom(QObject):
             action.toggled.connect(lambda checked, k=kind: self._on_tool_toggled(k, checked))
         self.remove_last_action = self._action("Remove the last annotation", ("Del", "Backspace"))
         self.remove_last_action.triggered.connect(self.viewer.remove_last_annotation)
+        # Esc cancels the tool in progress, never the film's annotations (it used to clear
+        # them all, with no undo): "Clear measurements" keeps its menu entry, not the key.
+        w.clear_measure_action.setShortcuts([])
+        self.cancel_tool_action = self._action("Cancel the tool in progress", ("Esc",))
+        self.cancel_tool_action.triggered.connect(self.cancel_tool)
+        self.undo_action = self._action("&Undo annotation", ("Ctrl+Z",))
+        self.undo_action.triggered.connect(lambda: self._history_step(self.viewer.undo_annotation, "undo"))
+        self.redo_action = self._action("&Redo annotation", ("Ctrl+Shift+Z", "Ctrl+Y"))
+        self.redo_action.triggered.connect(lambda: self._history_step(self.viewer.redo_annotation, "redo"))
+        self.viewer.tool_changed.connect(self._sync_tool_actions)
 
         self.layout_group = QActionGroup(self)
         self.layout_actions = {
@@ -172,6 +182,8 @@ class ReadingRoom(QObject):
             if kind != "length":  # the ruler is already there
                 tools_menu.insertAction(w.clear_measure_action, action)
         tools_menu.insertAction(w.clear_measure_action, self.remove_last_action)
+        for action in (self.undo_action, self.redo_action, self.cancel_tool_action):
+            tools_menu.insertAction(w.clear_measure_action, action)
 
     # ----- corners and tools --------------------------------------------------------------------
     def set_corners_visible(self, visible: bool) -> None:
@@ -187,6 +199,28 @@ class ReadingRoom(QObject):
             self.window.statusBar().showMessage(f"{TOOL_TITLES[kind]}: {TOOL_HINTS[kind]}", 6000)
         elif self.viewer.tool == kind:
             self.viewer.set_tool(None)
+
+    def _sync_tool_actions(self, tool: str | None) -> None:
+        """The viewer put its tool down (one use, or Esc): uncheck its action quietly."""
+        for kind, action in self.tool_actions.items():
+            if action.isChecked() != (kind == tool):
+                action.blockSignals(True)
+                action.setChecked(kind == tool)
+                action.blockSignals(False)
+
+    def cancel_tool(self) -> None:
+        done = self.viewer.cancel_tool()
+        if done:
+            text = "Tool cancelled" if done == "cancelled" else "Tool put down: left-drag pans"
+            self.window.statusBar().showMessage(text, 3000)
+
+    def _history_step(self, step: Callable[[], bool], verb: str) -> None:
+        changed = step()
+        self.window.statusBar().showMessage(
+            f"Annotations: {verb} done" if changed else f"Nothing to {verb}", 2000
+        )
+        if changed:
+            self.window.measure_label.setText("")
 
     def _on_annotation_added(self, annotation: Annotation, label: str) -> None:
         title = TOOL_TITLES.get(annotation.kind, annotation.kind)

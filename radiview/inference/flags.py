@@ -163,6 +163,13 @@ def _view_flag(metadata: Mapping[str, str], view_position: str | None) -> Flag |
     )
 
 
+def view_magnifies_heart(metadata: Mapping[str, str], view_position: str | None = None) -> bool:
+    """True when the film is AP/portable or does not say its view: a cardiothoracic ratio
+    measured on it may be overestimated (an AP beam magnifies the heart)."""
+    flag = _view_flag(metadata, view_position)
+    return flag is not None and flag.code in (AP_PORTABLE, VIEW_UNKNOWN)
+
+
 def _share(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
