@@ -19,15 +19,18 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMenu
+from PySide6.QtWidgets import QMenu
 
 from radiview.errors import RadiviewError
 from radiview.gui.layout import ViewerArea
+from radiview.gui.open_dialog import choose_film
+from radiview.gui.panels.file_banner import FileProblemBanner
 from radiview.gui.tools import TOOL_HINTS, TOOL_TITLES, Annotation, spacing_note
 from radiview.io.discovery import iter_image_files
 
 if TYPE_CHECKING:
     from radiview.gui.main_window import MainWindow
+    from radiview.gui.workers import TaskError
 
 log = logging.getLogger("radiview.gui")
 
@@ -98,6 +101,7 @@ class ReadingRoom(QObject):
         self._shown_source = ""
         window.close_film_action.triggered.connect(lambda: self.viewer.forget_annotations(self._shown_source))
         self.viewer.annotation_added.connect(self._on_annotation_added)
+        self.file_banner = FileProblemBanner(self.viewer)
         area.stack_bar.frames_failed.connect(lambda message: window.statusBar().showMessage(message, 8000))
 
     # ----- actions -----------------------------------------------------------------------------
@@ -264,7 +268,16 @@ class ReadingRoom(QObject):
         self.window.open_file(step.path)
         return step.path
 
+    def show_file_problem(self, error: TaskError) -> None:
+        """A film that would not open: say why over the film area and keep the keys there."""
+        films = self.current_list()
+        more = films is not None and len(films.paths) > 1
+        hint = "PageDown / PageUp for the next or previous film." if more else ""
+        self.file_banner.show_problem(error.path or self.window.session.path, error.message, hint)
+        self.viewer.setFocus()
+
     def _on_film_loaded(self, radiograph: object) -> None:
+        self.file_banner.hide()
         self.area.stack_bar.show_film(radiograph)  # type: ignore[arg-type]
         self._shown_source = getattr(radiograph, "source", "")
         self.window.measure_label.setText("")  # the previous film's value is not this one's
@@ -281,13 +294,8 @@ class ReadingRoom(QObject):
 
     # ----- right viewport ---------------------------------------------------------------------------
     def choose_right_film(self) -> None:
-        from radiview.gui.main_window import IMAGE_FILTER  # at call time: main_window imports us
-
-        path, _ = QFileDialog.getOpenFileName(
-            self.window,
-            "Open a comparison film in the right viewport",
-            self.window.settings.last_dir,
-            IMAGE_FILTER,
+        path = choose_film(
+            self.window, "Open a comparison film in the right viewport", self.window.settings.last_dir
         )
         if path:
             self.open_right(path)
