@@ -26,6 +26,7 @@ from radiview.gui.layout import ViewerArea
 from radiview.gui.open_dialog import choose_film
 from radiview.gui.panels.file_banner import FileProblemBanner
 from radiview.gui.tools import TOOL_HINTS, TOOL_TITLES, Annotation, spacing_note
+from radiview.gui.viewer import STORED_PRESET, stored_windows
 from radiview.io.discovery import iter_image_files
 
 if TYPE_CHECKING:
@@ -276,8 +277,20 @@ class ReadingRoom(QObject):
         self.file_banner.show_problem(error.path or self.window.session.path, error.message, hint)
         self.viewer.setFocus()
 
+    def _list_stored_windows(self, radiograph: object) -> None:
+        """Every window the file stores goes in the W/L list (the first is "File window")."""
+        combo = self.window.preset_combo
+        for index in reversed(range(combo.count())):
+            if str(combo.itemData(index) or "").startswith(STORED_PRESET):
+                combo.removeItem(index)
+        stored = stored_windows(radiograph)  # type: ignore[arg-type]
+        for number, (window, name) in enumerate(stored[1:], start=2):
+            label = f"W {window.width:.0f} / L {window.center:.0f}" + (f" {name}" if name else "")
+            combo.insertItem(number - 1, f"File window {number}: {label}", f"{STORED_PRESET}{number}")
+
     def _on_film_loaded(self, radiograph: object) -> None:
         self.file_banner.hide()
+        self._list_stored_windows(radiograph)
         self.area.stack_bar.show_film(radiograph)  # type: ignore[arg-type]
         self._shown_source = getattr(radiograph, "source", "")
         self.window.measure_label.setText("")  # the previous film's value is not this one's

@@ -50,7 +50,12 @@ from radiview.gui.tools import (
     spacing_note,
 )
 from radiview.io.radiograph import Radiograph, Window
-from radiview.io.windowing import apply_window, window_for_preset
+from radiview.io.windowing import (
+    STORED_WINDOWS_KEY,
+    apply_window,
+    parse_stored_windows,
+    window_for_preset,
+)
 from radiview.render import apply_heatmap_overlay, composite_heatmap
 from radiview.settings import CORNER_FIELDS
 
@@ -73,6 +78,17 @@ class PixelProbe:
 
 
 __all__ = ["FilmViewer", "Measurement", "PixelProbe", "measure_distance"]
+
+
+#: Preset names for a DICOM's extra stored windows: "Stored 2", "Stored 3", ...
+STORED_PRESET = "Stored "
+
+
+def stored_windows(radiograph: Radiograph | None) -> list[tuple[Window, str]]:
+    """Every window the file stores (the first is its default), with their explanations."""
+    if radiograph is None:
+        return []
+    return parse_stored_windows(radiograph.metadata.get(STORED_WINDOWS_KEY, ""))
 
 
 def composite_film(gray: np.ndarray, heatmap: np.ndarray | None, opacity: float, colormap: str) -> np.ndarray:
@@ -319,6 +335,12 @@ class FilmViewer(QGraphicsView):
             return
         if name == "File":
             self.reset_window()
+            return
+        if name.startswith(STORED_PRESET):  # "Stored 2": the file's second stored window
+            stored = stored_windows(self._radiograph)
+            index = int(name.removeprefix(STORED_PRESET)) - 1
+            if 0 <= index < len(stored):
+                self.set_window(stored[index][0], name)
             return
         self.set_window(window_for_preset(self._radiograph.pixels, name), name)
 
