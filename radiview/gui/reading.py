@@ -22,6 +22,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenu
 
 from radiview.errors import RadiviewError
+from radiview.gui.habits import ReadingHabits
 from radiview.gui.layout import ViewerArea
 from radiview.gui.open_dialog import choose_film
 from radiview.gui.panels.file_banner import FileProblemBanner
@@ -103,6 +104,7 @@ class ReadingRoom(QObject):
         window.close_film_action.triggered.connect(lambda: self.viewer.forget_annotations(self._shown_source))
         self.viewer.annotation_added.connect(self._on_annotation_added)
         self.file_banner = FileProblemBanner(self.viewer)
+        self.habits = ReadingHabits(self)  # F11, F9, compare with prior, saved annotations
         area.stack_bar.frames_failed.connect(lambda message: window.statusBar().showMessage(message, 8000))
 
     # ----- actions -----------------------------------------------------------------------------
@@ -288,8 +290,17 @@ class ReadingRoom(QObject):
             label = f"W {window.width:.0f} / L {window.center:.0f}" + (f" {name}" if name else "")
             combo.insertItem(number - 1, f"File window {number}: {label}", f"{STORED_PRESET}{number}")
 
+    @property
+    def save_annotations(self) -> bool:
+        return self.habits.save_annotations
+
+    @save_annotations.setter
+    def save_annotations(self, on: bool) -> None:
+        self.habits.save_annotations = on
+
     def _on_film_loaded(self, radiograph: object) -> None:
         self.file_banner.hide()
+        self.habits.reopen_annotations(getattr(radiograph, "source", ""))
         self._list_stored_windows(radiograph)
         self.area.stack_bar.show_film(radiograph)  # type: ignore[arg-type]
         self._shown_source = getattr(radiograph, "source", "")

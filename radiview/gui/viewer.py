@@ -20,8 +20,10 @@ import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
+    QCursor,
     QFont,
     QImage,
+    QKeyEvent,
     QMouseEvent,
     QPainter,
     QPixmap,
@@ -39,6 +41,7 @@ from PySide6.QtWidgets import (
 
 from radiview.gui.annotation_history import AnnotationHistory
 from radiview.gui.annotations import CornerText, DisplayState, build_corner_text, paint_corners
+from radiview.gui.magnifier import MAGNIFIER_KEY, MagnifierLoupe
 from radiview.gui.qimage import gray_to_qimage, rgba_to_qimage
 from radiview.gui.tools import (
     Annotation,
@@ -107,6 +110,7 @@ class FilmViewer(QGraphicsView):
     measurement_finished = Signal(object)  # Measurement (length tool)
     annotation_added = Signal(object, str)  # Annotation, its label (every tool)
     tool_changed = Signal(object)  # the armed tool's name, or None (put down after one use)
+    annotations_changed = Signal(str)  # source of the film whose annotations the user changed
     display_changed = Signal()  # anything that changes the rendered pixels
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -151,6 +155,7 @@ class FilmViewer(QGraphicsView):
         self._annotations: dict[str, list[Annotation]] = {}  # per film source, until it is closed
         self._annotation_layer = AnnotationLayer(self._item)
         self._history: AnnotationHistory[Annotation] = AnnotationHistory()
+        self.loupe = MagnifierLoupe(self)  # hold Z
         self._preview_layer = AnnotationLayer(self._item)
         self._last_measurement: Measurement | None = None
         self._corners_visible = True
@@ -504,6 +509,7 @@ class FilmViewer(QGraphicsView):
             self._annotations[source] = list(annotations)
         else:
             self._annotations.pop(source, None)
+        self.annotations_changed.emit(source)
 
     def undo_annotation(self) -> bool:
         return self._restore(self._history.undo)
@@ -520,7 +526,18 @@ class FilmViewer(QGraphicsView):
             return False
         self._annotations[source] = list(restored)
         self._show_annotations()
+        self.annotations_changed.emit(source)
         return True
+
+    def has_annotations_in_memory(self, source: str) -> bool:
+        return source in self._annotations
+
+    def set_saved_annotations(self, source: str, annotations: list[Annotation]) -> None:
+        """Annotations read back from disk for ``source`` (not an undoable change)."""
+        if annotations:
+            self._annotations[source] = list(annotations)
+        if self._radiograph is not None and self._radiograph.source == source:
+            self._show_annotations()
 
     def set_measuring(self, enabled: bool) -> None:
         """The length tool on or off (the ruler, key M)."""
@@ -813,6 +830,8 @@ class FilmViewer(QGraphicsView):
             event.accept()
             return
         film_pos = self.film_point(pos)
+        if self.loupe.isVisible():
+            self.loupe.show_at(pos)
         if self._gesture is not None and self._gesture.fixed:
             self._tool_event("move", event.position())
         self.pixel_hovered.emit(self.probe(film_pos))
@@ -836,6 +855,21 @@ class FilmViewer(QGraphicsView):
             event.accept()
             return
         super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == MAGNIFIER_KEY and not event.modifiers() and self._radiograph is not None:
+            if not event.isAutoRepeat():
+                self.loupe.show_at(self.viewport().mapFromGlobal(QCursor.pos()))
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == MAGNIFIER_KEY and not event.isAutoRepeat():
+            self.loupe.hide()
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
 
     def leaveEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         self.pixel_hovered.emit(None)

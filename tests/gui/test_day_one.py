@@ -1,0 +1,88 @@
+"""Issue 21's day-one habits: F11 full screen, F9 side panels, a magnifier held on Z, compare
+with the same patient's prior, annotations saved beside the film and reopened."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from PySide6.QtCore import QPointF, Qt
+
+from radiview.gui.annotation_files import read_annotations, sidecar_path
+from radiview.gui.magnifier import LOUPE_SIZE_PX
+from tests.gui.conftest import film_pixels, open_and_wait, write_dicom
+
+
+def dicom(path: Path, patient: str, date: str) -> Path:
+    write_dicom(path, film_pixels())
+    ds = pydicom.dcmread(path)
+    ds.PatientID, ds.StudyDate, ds.StudyTime = patient, date, "101500"
+    ds.save_as(path)
+    return path
+
+
+def test_full_screen_and_side_panels(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    habits = window.reading.habits
+    qtbot.keyClick(window, Qt.Key.Key_F11)
+    assert window.windowState() & Qt.WindowState.WindowFullScreen
+    qtbot.keyClick(window, Qt.Key.Key_F11)
+    assert not window.windowState() & Qt.WindowState.WindowFullScreen
+    qtbot.keyClick(window, Qt.Key.Key_F9)
+    assert window.prediction_dock.isHidden() and window.metadata_dock.isHidden()
+    assert not habits.side_panels_action.isChecked()
+    qtbot.keyClick(window, Qt.Key.Key_F9)
+    assert not window.prediction_dock.isHidden() and not window.metadata_dock.isHidden()
+
+
+def test_magnifier_while_z_is_held(qtbot, window, films) -> None:  # type: ignore[no-untyped-def]
+    open_and_wait(qtbot, window, films["dicom_m2"], analysed=False)
+    viewer = window.viewer
+    centre = viewer.view_point(QPointF(50, 60))
+    qtbot.mouseMove(viewer.viewport(), pos=centre)
+    qtbot.keyPress(viewer, Qt.Key.Key_Z)
+    loupe = viewer.loupe
+    assert loupe.isVisible() and loupe.pixmap().width() == LOUPE_SIZE_PX
+    image = loupe.pixmap().toImage()
+    middle = image.pixelColor(LOUPE_SIZE_PX // 2, LOUPE_SIZE_PX // 2)
+    corner = image.pixelColor(2, 2)
+    assert middle.value() > 0 and corner.value() == 0  # film inside, black outside the circle
+    qtbot.keyRelease(viewer, Qt.Key.Key_Z)
+    assert not loupe.isVisible()
+
+
+def test_compare_with_prior_opens_the_latest_earlier_film_of_the_patient(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "films"
+    folder.mkdir()
+    dicom(folder / "a.dcm", "P1", "20240101")
+    prior = dicom(folder / "b.dcm", "P1", "20240301")
+    dicom(folder / "c.dcm", "P2", "20240501")  # someone else, more recent
+    current = dicom(folder / "d.dcm", "P1", "20240601")
+    open_and_wait(qtbot, window, current, analysed=False)
+    qtbot.keyClick(
+        window.viewer, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
+    right = window.viewer_area.right_viewer.radiograph
+    assert right is not None and Path(right.source).name == prior.name
+    assert window.reading.layout_actions["1x2"].isChecked()
+    open_and_wait(qtbot, window, folder / "c.dcm", analysed=False)
+    assert window.reading.habits.compare_with_prior() is None  # P2 has no other film
+
+
+def test_annotations_are_saved_beside_the_film_and_reopened(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    film = dicom(tmp_path / "film.dcm", "P1", "20240101")
+    window.reading.save_annotations = True
+    open_and_wait(qtbot, window, film, analysed=False)
+    viewer = window.viewer
+    viewer.measure(QPointF(10, 10), QPointF(60, 10))
+    saved = json.loads(sidecar_path(film).read_text())
+    assert saved["film"] == "film.dcm" and saved["annotations"][0]["kind"] == "length"
+    qtbot.keyClick(viewer, Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)  # close the film
+    open_and_wait(qtbot, window, film, analysed=False)
+    assert [a.kind for a in viewer.annotations()] == ["length"]  # back from the sidecar
+    qtbot.keyClick(viewer, Qt.Key.Key_Delete)
+    assert viewer.annotations() == [] and not sidecar_path(film).exists()  # none left: no file
+    sidecar_path(film).write_text("{not json")
+    assert read_annotations(film) == []  # a damaged sidecar is ignored, not fatal
+    np.testing.assert_equal(len(list(tmp_path.glob(".*tmp*"))), 0)
