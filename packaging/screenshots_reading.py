@@ -88,6 +88,34 @@ def shoot_reading(
     return list(SHOTS)
 
 
+ROUND_TWO_SHOTS = ("adult-jpeg-warnings.png", "refused-film.png")
+
+
+def shoot_round_two(
+    app: Any,
+    window: Any,
+    data: Path,
+    out_dir: Path,
+    wait_until: Callable[..., None],
+    settle: Callable[..., None],
+) -> list[str]:
+    """Issue 21: an adult JPEG (no age, view or source in the file: each is a warning) and a
+    film the input gate refuses (a lateral from the shared OOD set), with the honest reason."""
+    window.tabs.setCurrentWidget(window.viewer_area)
+    window.prediction_panel.overlay_check.setChecked(False)
+    _open(app, window, data / "samples" / "normal__ieee8023__8fc103ca.jpg", wait_until)
+    settle(app, 0.8)
+    window.grab().save(str(out_dir / ROUND_TWO_SHOTS[0]))
+    for lateral in sorted((data / "ood" / "lateral").rglob("*.*"))[:20]:
+        _open(app, window, lateral, wait_until)
+        prediction = window.session.prediction
+        if prediction is not None and not prediction.accepted:
+            break
+    settle(app, 0.8)
+    window.grab().save(str(out_dir / ROUND_TWO_SHOTS[1]))
+    return list(ROUND_TWO_SHOTS)
+
+
 def check_export_has_annotations(window: Any, out: Path) -> str | None:
     """A view export with the tools drawn, for a look (not committed)."""
     window.viewer.measure(QPointF(100, 100), QPointF(400, 100))

@@ -96,6 +96,7 @@ def test_file_column_is_frozen_and_text_is_cut_on_the_right(panel, qtbot) -> Non
     assert frozen.geometry().width() == table.columnWidth(0)  # …and the names stay in view
     assert frozen.geometry().left() <= table.frameWidth() + table.verticalHeader().width()
     assert table.textElideMode() == Qt.TextElideMode.ElideRight
+    assert frozen.textElideMode() == Qt.TextElideMode.ElideRight and not frozen.wordWrap()
     # One selection: a row picked in the frozen column is the row of the whole table.
     frozen.selectRow(0)
     assert table.selectionModel().isRowSelected(0)

@@ -39,6 +39,14 @@ class FrozenColumnTableView(QTableView):
         self.frozen_view.horizontalHeader().sectionClicked.connect(self._on_frozen_header_clicked)
         self.horizontalHeader().sortIndicatorChanged.connect(self._mirror_sort_indicator)
 
+    def setWordWrap(self, on: bool) -> None:
+        super().setWordWrap(on)
+        self.frozen_view.setWordWrap(on)
+
+    def setTextElideMode(self, mode: Qt.TextElideMode) -> None:
+        super().setTextElideMode(mode)
+        self.frozen_view.setTextElideMode(mode)
+
     def setModel(self, model: QAbstractItemModel | None) -> None:
         super().setModel(model)
         self.frozen_view.setModel(model)
