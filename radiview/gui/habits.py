@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog
 
+from radiview.errors import RadiviewError
 from radiview.gui.annotation_files import read_annotations, sidecar_path, write_annotations
+from radiview.gui.gsps_export import write_gsps
 from radiview.io.priors import choose_prior
 
 if TYPE_CHECKING:
@@ -41,9 +45,12 @@ class ReadingHabits(QObject):
         self.side_panels_action.toggled.connect(self.set_side_panels)
         self.prior_action = self._action("Compare with &prior (same patient)", PRIOR_KEY)
         self.prior_action.triggered.connect(self.compare_with_prior)
+        self.gsps_action = QAction("Export annotations as DICOM presentation state (GSPS)…", w)
+        self.gsps_action.triggered.connect(self.choose_gsps_export)
         w.view_menu.addSeparator()
         for action in (self.full_screen_action, self.side_panels_action, self.prior_action):
             w.view_menu.addAction(action)
+        w.file_menu.insertAction(w.export_png_action, self.gsps_action)
         self.viewer.annotations_changed.connect(self._save)
 
     def _action(self, text: str, key: str, checkable: bool = False) -> QAction:
@@ -84,6 +91,35 @@ class ReadingHabits(QObject):
         if self.room.open_right(str(prior)):
             self.window.statusBar().showMessage(f"Prior on the right: {prior.name}", 6000)
         return str(prior)
+
+    # ----- GSPS -------------------------------------------------------------------------------------
+    def choose_gsps_export(self) -> None:
+        radiograph = self.viewer.radiograph
+        if radiograph is None:
+            self.window.statusBar().showMessage("Open a film first", 4000)
+            return
+        folder = self.window.settings.report_dir or str(Path.home())
+        suggested = os.path.join(folder, f"{Path(radiograph.source).stem}-annotations-gsps.dcm")
+        path, _ = QFileDialog.getSaveFileName(
+            self.window, "Export annotations as a GSPS", suggested, "DICOM (*.dcm)"
+        )
+        if path:
+            self.export_gsps(path)
+
+    def export_gsps(self, path: str) -> str | None:
+        """The film's annotations as a GSPS at ``path``; None (and a status message) if not."""
+        radiograph = self.viewer.radiograph
+        if radiograph is None:
+            return None
+        try:
+            write_gsps(
+                radiograph.source, self.viewer.annotations(), radiograph, path, self.viewer.display_window
+            )
+        except (RadiviewError, OSError) as exc:
+            self.window.statusBar().showMessage(f"No presentation state written: {exc}", 8000)
+            return None
+        self.window.statusBar().showMessage(f"Saved {path}", 6000)
+        return path
 
     # ----- annotations beside the film -------------------------------------------------------------
     def _save(self, source: str) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+import pytest
 from PySide6.QtCore import QPointF, Qt
 
 from radiview.gui.annotation_files import read_annotations, sidecar_path
@@ -86,3 +87,34 @@ def test_annotations_are_saved_beside_the_film_and_reopened(qtbot, window, tmp_p
     sidecar_path(film).write_text("{not json")
     assert read_annotations(film) == []  # a damaged sidecar is ignored, not fatal
     np.testing.assert_equal(len(list(tmp_path.glob(".*tmp*"))), 0)
+
+
+@pytest.mark.realdata
+def test_annotations_export_as_a_gsps_that_references_the_film(qtbot, window, data_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from radiview.gui.tools import Annotation
+
+    siim = next((data_dir / "dicom").glob("siim-acr_1.*.dcm"))
+    open_and_wait(qtbot, window, siim, analysed=False)
+    viewer = window.viewer
+    viewer.add_annotation(Annotation("ctr", ((464.0, 650.0), (806.0, 650.0), (116.0, 610.0), (964.0, 610.0))))
+    viewer.add_annotation(Annotation("roi_ellipse", ((230.0, 360.0), (330.0, 450.0))))
+    viewer.add_annotation(Annotation("text", ((725.0, 140.0),), "wires"))
+    out = window.reading.habits.export_gsps(str(tmp_path / "gsps.dcm"))
+    assert out is not None
+    gsps = pydicom.dcmread(out)
+    assert gsps.SOPClassUID == "1.2.840.10008.5.1.4.1.1.11.1"  # Grayscale Softcopy Presentation State
+    referenced = gsps.ReferencedSeriesSequence[0].ReferencedImageSequence[0].ReferencedSOPInstanceUID
+    assert referenced == pydicom.dcmread(siim, stop_before_pixels=True).SOPInstanceUID
+    group = gsps.GraphicAnnotationSequence[0]
+    assert [g.GraphicType for g in group.GraphicObjectSequence] == ["POLYLINE", "POLYLINE", "ELLIPSE"]
+    assert [t.UnformattedTextValue for t in group.TextObjectSequence][::2] == ["CTR 0.40", "wires"]
+    assert gsps.SoftcopyVOILUTSequence[0].WindowWidth == pytest.approx(window.viewer.display_window.width)
+    # An image file has nothing for a GSPS to reference: a message, no file.
+    png = tmp_path / "film.png"
+    from PIL import Image
+
+    Image.fromarray(film_pixels(40, 30, 255).astype(np.uint8)).save(png)
+    open_and_wait(qtbot, window, png, analysed=False)
+    viewer.add_annotation(Annotation("text", ((5.0, 5.0),), "x"))
+    assert window.reading.habits.export_gsps(str(tmp_path / "no.dcm")) is None
+    assert not (tmp_path / "no.dcm").exists() and "needs a DICOM film" in window.statusBar().currentMessage()
