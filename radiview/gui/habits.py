@@ -1,5 +1,6 @@
 """Day-one viewer habits (RadiAnt/Weasis have them): F11 full screen, F9 side panels on/off,
-"compare with prior" (Ctrl+Shift+R), and annotations saved beside the film and reopened.
+"compare with prior" (Ctrl+Shift+R), a thumbnail strip of the folder (a bottom dock),
+annotations saved beside the film and reopened, and their export as a GSPS.
 
 ``ReadingHabits`` is made by the ReadingRoom; it adds its actions to the window's menus.
 """
@@ -11,13 +12,14 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QDockWidget, QFileDialog
 
 from radiview.errors import RadiviewError
 from radiview.gui.annotation_files import read_annotations, sidecar_path, write_annotations
 from radiview.gui.gsps_export import write_gsps
+from radiview.gui.panels.thumbnails import ThumbnailStrip
 from radiview.io.priors import choose_prior
 
 if TYPE_CHECKING:
@@ -52,6 +54,13 @@ class ReadingHabits(QObject):
             w.view_menu.addAction(action)
         w.file_menu.insertAction(w.export_png_action, self.gsps_action)
         self.viewer.annotations_changed.connect(self._save)
+        self.strip = ThumbnailStrip()
+        self.strip.film_chosen.connect(self.window.open_file)
+        self.strip_dock = QDockWidget("Films in this folder / list", w)
+        self.strip_dock.setObjectName("thumbnailDock")
+        self.strip_dock.setWidget(self.strip)
+        w.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.strip_dock)
+        w.view_menu.addAction(self.strip_dock.toggleViewAction())
 
     def _action(self, text: str, key: str, checkable: bool = False) -> QAction:
         action = QAction(text, self.window)
@@ -136,6 +145,15 @@ class ReadingHabits(QObject):
             self.window.statusBar().showMessage(
                 f"Annotations not saved ({where}): {exc.strerror or exc}", 8000
             )
+
+    def on_film_loaded(self, source: str) -> None:
+        self.reopen_annotations(source)
+        films = self.room.current_list()
+        if films is not None:
+            self.strip.show_films(films.paths, source)
+
+    def shutdown(self) -> None:
+        self.strip.shutdown()
 
     def reopen_annotations(self, source: str) -> None:
         """A film opened again (another day): its saved annotations come back."""

@@ -300,7 +300,7 @@ class ReadingRoom(QObject):
 
     def _on_film_loaded(self, radiograph: object) -> None:
         self.file_banner.hide()
-        self.habits.reopen_annotations(getattr(radiograph, "source", ""))
+        self.habits.on_film_loaded(getattr(radiograph, "source", ""))
         self._list_stored_windows(radiograph)
         self.area.stack_bar.show_film(radiograph)  # type: ignore[arg-type]
         self._shown_source = getattr(radiograph, "source", "")
@@ -347,4 +347,5 @@ class ReadingRoom(QObject):
         self.viewer.fit_to_window()
 
     def shutdown(self) -> None:
+        self.habits.shutdown()
         self.area.shutdown()

@@ -118,3 +118,24 @@ def test_annotations_export_as_a_gsps_that_references_the_film(qtbot, window, da
     viewer.add_annotation(Annotation("text", ((5.0, 5.0),), "x"))
     assert window.reading.habits.export_gsps(str(tmp_path / "no.dcm")) is None
     assert not (tmp_path / "no.dcm").exists() and "needs a DICOM film" in window.statusBar().currentMessage()
+
+
+def test_thumbnail_strip_of_the_folder_opens_a_film(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    folder = tmp_path / "films"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(film_pixels(60, 50, 255, seed=i).astype(np.uint8)).save(folder / f"f{i}.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    open_and_wait(qtbot, window, folder / "f0.png", analysed=False)
+    strip = window.reading.habits.strip
+    assert [Path(p).name for p in strip.paths] == ["broken.png", "f0.png", "f1.png", "f2.png"]
+    qtbot.waitUntil(
+        lambda: strip.thumbnails_made() == 3 and strip.item(0).text().startswith("⚠"), timeout=20000
+    )
+    assert strip.currentItem().text() == "f0.png"
+    with qtbot.waitSignal(window.film_loaded, timeout=20000):
+        strip.itemClicked.emit(strip.item(3))
+    assert Path(window.session.radiograph.source).name == "f2.png"
+    assert strip.currentItem().text() == "f2.png"
