@@ -60,6 +60,8 @@ class ReadingHabits(QObject):
         self.strip_dock.setObjectName("thumbnailDock")
         self.strip_dock.setWidget(self.strip)
         w.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.strip_dock)
+        self.strip_dock.hide()  # shown with the first folder or list of several films
+        self._strip_offered = False
         w.view_menu.addAction(self.strip_dock.toggleViewAction())
 
     def _action(self, text: str, key: str, checkable: bool = False) -> QAction:
@@ -151,6 +153,9 @@ class ReadingHabits(QObject):
         films = self.room.current_list()
         if films is not None:
             self.strip.show_films(films.paths, source)
+            if len(films.paths) > 1 and not self._strip_offered:
+                self._strip_offered = True  # once: after that the reader decides (View menu)
+                self.strip_dock.show()
 
     def shutdown(self) -> None:
         self.strip.shutdown()

@@ -128,8 +128,10 @@ def test_thumbnail_strip_of_the_folder_opens_a_film(qtbot, window, tmp_path) -> 
     for i in range(3):
         Image.fromarray(film_pixels(60, 50, 255, seed=i).astype(np.uint8)).save(folder / f"f{i}.png")
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    assert window.reading.habits.strip_dock.isHidden()  # nothing to show before a folder
     open_and_wait(qtbot, window, folder / "f0.png", analysed=False)
     strip = window.reading.habits.strip
+    assert not window.reading.habits.strip_dock.isHidden()
     assert [Path(p).name for p in strip.paths] == ["broken.png", "f0.png", "f1.png", "f2.png"]
     qtbot.waitUntil(
         lambda: strip.thumbnails_made() == 3 and strip.item(0).text().startswith("⚠"), timeout=20000
