@@ -68,7 +68,9 @@ class ThumbnailStrip(QListWidget):
         self._paths: list[str] = []
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
-        self._signals = _ThumbSignals(self)
+        # No Qt parent: a job still running when the strip goes keeps its signals object alive
+        # (Python owns it), so a late answer is dropped instead of reaching a deleted object.
+        self._signals = _ThumbSignals()
         self._signals.made.connect(self._on_made)
         self.itemClicked.connect(lambda item: self.film_chosen.emit(item.data(PATH_ROLE)))
 
