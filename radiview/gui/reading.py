@@ -248,7 +248,8 @@ class ReadingRoom(QObject):
         panel = self.window.batch_panel
         paths = []
         for row in range(panel.proxy.rowCount()):
-            result = panel.model.result_at(panel.proxy.mapToSource(panel.proxy.index(row, 0)).row())
+            index = panel.proxy.index(row, panel.model.column("file"))
+            result = panel.model.result_at(panel.proxy.mapToSource(index).row())
             paths.append(os.path.join(panel.folder, *result.file.split("/")))
         self.reading_list = ReadingList(paths, "screened list")
 
