@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     from screenshots_reading import shoot_reading, shoot_round_two
 
     reading = shoot_reading(app, window, data, args.out_dir, scratch, wait_until, settle)
-    reading += shoot_round_two(app, window, data, args.out_dir, wait_until, settle)
+    reading += shoot_round_two(app, window, data, args.out_dir, scratch, wait_until, settle)
 
     window.close()
     shots = ("empty-window.png", "ai-finding-warnings.png", "heatmap-colour-bar.png", "main-window.png")

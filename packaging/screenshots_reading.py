@@ -88,7 +88,23 @@ def shoot_reading(
     return list(SHOTS)
 
 
-ROUND_TWO_SHOTS = ("adult-jpeg-warnings.png", "refused-film.png")
+ROUND_TWO_SHOTS = ("adult-jpeg-warnings.png", "refused-film.png", "priors-side-by-side.png")
+
+
+def _same_patient_copies(film: Path, scratch: Path) -> list[Path]:
+    """Two scratch copies of ``film`` as one patient's earlier and later studies (the shared
+    films hold no patient with two studies); they never leave the scratch folder."""
+    import pydicom
+
+    folder = scratch / "priors"
+    folder.mkdir(exist_ok=True)
+    out = []
+    for name, date in (("2019-study.dcm", "20190312"), ("2020-study.dcm", "20200415")):
+        ds = pydicom.dcmread(film)
+        ds.StudyDate, ds.StudyTime = date, "093000"
+        ds.save_as(folder / name)
+        out.append(folder / name)
+    return out
 
 
 def shoot_round_two(
@@ -96,6 +112,7 @@ def shoot_round_two(
     window: Any,
     data: Path,
     out_dir: Path,
+    scratch: Path,
     wait_until: Callable[..., None],
     settle: Callable[..., None],
 ) -> list[str]:
@@ -113,6 +130,21 @@ def shoot_round_two(
             break
     settle(app, 0.8)
     window.grab().save(str(out_dir / ROUND_TWO_SHOTS[1]))
+
+    # Side panels folded (F9), the same patient's prior on the right (Ctrl+Shift+R), full screen
+    # asked (F11; Xvfb has no window manager to honour it, so the shot keeps the window size).
+    nih = sorted((data / "dicom").glob("nih-cxr14_*.dcm"))[0]
+    _, later = _same_patient_copies(nih, scratch)
+    habits = window.reading.habits
+    _open(app, window, later, wait_until)
+    habits.compare_with_prior()
+    habits.set_side_panels(False)
+    habits.set_full_screen(True)
+    settle(app, 1.5)
+    window.grab().save(str(out_dir / ROUND_TWO_SHOTS[2]))
+    habits.set_full_screen(False)
+    habits.set_side_panels(True)
+    window.viewer_area.set_layout("1x1")
     return list(ROUND_TWO_SHOTS)
 
 
