@@ -1,7 +1,9 @@
 """A thumbnail strip of the films being read (the folder, or the list given): click to open.
 
-Thumbnails are decoded off the GUI thread (one QThreadPool job per film, like the frame bar's
-cine decoding); the strip follows the film on screen. Capped at ``MAX_THUMBNAILS`` films.
+Thumbnails are made one per timer tick on the GUI thread (a small decode between events keeps
+the window responsive). Worker-thread jobs were tried first: jobs a new folder had to cancel
+were deleted by Qt under Python's feet, and a crash was seen under load. The strip follows the
+film on screen. Capped at ``MAX_THUMBNAILS`` films.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
 
@@ -33,23 +35,6 @@ def thumbnail_pixels(path: str, side_px: int = THUMB_PX) -> np.ndarray:
     return apply_window(small, window_from_percentiles(small))
 
 
-class _ThumbSignals(QObject):
-    made = Signal(str, object)  # path, uint8 array or None (unreadable)
-
-
-class _ThumbJob(QRunnable):
-    def __init__(self, path: str, signals: _ThumbSignals) -> None:
-        super().__init__()
-        self.path, self.signals = path, signals
-
-    def run(self) -> None:
-        try:
-            image = thumbnail_pixels(self.path)
-        except Exception:  # an unreadable film gets a placeholder, never a dead worker
-            image = None
-        self.signals.made.emit(self.path, image)
-
-
 class ThumbnailStrip(QListWidget):
     """One icon per film; ``film_chosen`` when one is clicked."""
 
@@ -66,12 +51,10 @@ class ThumbnailStrip(QListWidget):
         self.setFixedHeight(THUMB_PX + 44)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # PageDown stays with the film
         self._paths: list[str] = []
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        # No Qt parent: a job still running when the strip goes keeps its signals object alive
-        # (Python owns it), so a late answer is dropped instead of reaching a deleted object.
-        self._signals = _ThumbSignals()
-        self._signals.made.connect(self._on_made)
+        self._queue: list[str] = []  # films still without a thumbnail, in strip order
+        self._timer = QTimer(self)
+        self._timer.setInterval(10)
+        self._timer.timeout.connect(self._make_next)
         self.itemClicked.connect(lambda item: self.film_chosen.emit(item.data(PATH_ROLE)))
 
     @property
@@ -82,7 +65,6 @@ class ThumbnailStrip(QListWidget):
         """The films of the reading list; rebuilt only when the list changed."""
         wanted = [os.path.abspath(p) for p in list(paths)[:MAX_THUMBNAILS]]
         if wanted != self._paths:
-            self._pool.clear()
             self.clear()
             self._paths = wanted
             for path in wanted:
@@ -90,7 +72,8 @@ class ThumbnailStrip(QListWidget):
                 item.setData(PATH_ROLE, path)
                 item.setToolTip(path)
                 self.addItem(item)
-                self._pool.start(_ThumbJob(path, self._signals))
+            self._queue = list(wanted)
+            self._timer.start()
         self.mark_current(current)
 
     def mark_current(self, current: str | None) -> None:
@@ -102,12 +85,20 @@ class ThumbnailStrip(QListWidget):
                 self.scrollToItem(item)
                 return
 
-    def _on_made(self, path: str, image: object) -> None:
+    def _make_next(self) -> None:
+        if not self._queue:
+            self._timer.stop()
+            return
+        path = self._queue.pop(0)
+        try:
+            image: np.ndarray | None = thumbnail_pixels(path)
+        except Exception:  # an unreadable film gets a mark, never an error dialog
+            image = None
         for row in range(self.count()):
             item = self.item(row)
             if item.data(PATH_ROLE) != path:
                 continue
-            if isinstance(image, np.ndarray):
+            if image is not None:
                 item.setIcon(QIcon(QPixmap.fromImage(gray_to_qimage(image))))
             else:
                 item.setText("⚠ " + item.text())
@@ -117,5 +108,5 @@ class ThumbnailStrip(QListWidget):
         return sum(not self.item(r).icon().isNull() for r in range(self.count()))
 
     def shutdown(self) -> None:
-        self._pool.clear()
-        self._pool.waitForDone(5000)
+        self._timer.stop()
+        self._queue.clear()
