@@ -59,3 +59,19 @@ def test_attention_outside_the_lungs_is_a_warning_line(qtbot) -> None:  # type: 
     # A new reading starts without the previous map's share.
     panel.show_prediction(Prediction(LABELS, (0.1, 0.7, 0.1, 0.1), GateVerdict(True), "m@1"))
     assert OUTSIDE_LUNG_TEXT not in panel.warnings_box.text()
+
+
+def test_the_window_passes_the_explanations_outside_lung_share_to_the_panel(qtbot, window, films) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from radiview.gui.workers import ExplanationResult
+
+    prediction = open_and_wait(qtbot, window, films["png8"])
+    assert prediction.accepted
+    label = prediction.top_label
+    heat = Explanation(
+        np.zeros(window.viewer.radiograph.pixels.shape, np.float32), label, outside_lung_share=0.8
+    )
+    with qtbot.waitSignal(window.explanation_ready, timeout=10000):
+        window.inference.explanation_ready.emit(ExplanationResult(window.session.request_id, heat))
+    assert OUTSIDE_LUNG_TEXT in window.prediction_panel.warnings_box.text()
