@@ -2,13 +2,13 @@
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python packaging/screenshots.py docs/screenshots
 
-Shoots: the empty window (how to open a film); the AI finding with its warnings on the NIH
-DICOM of an 81-year-old (adult film, unvalidated source); the same film's heatmap with its
-colour bar; the main window with the SIIM film (heatmap pinned, withheld for "no pneumonia");
-the batch view after screening the real sample films; the About dialog (model card and
-licence tabs); four-corner annotations, the 1×2 layout and the reading tools
-(screenshots_reading.py). Uses the bundled model in resources/model. The user's own config is
-never touched.
+Shoots: the empty window (how to open a film); the AI finding (two-step headline) with its
+warnings on the NIH DICOM of an 81-year-old (adult film, unvalidated source, view unknown); the
+same film's heatmap with its colour bar; the main window with the SIIM film (heatmap pinned);
+the batch view after screening the real sample films (sorted by risk); the About dialog (model
+card and licence tabs); four-corner annotations, the 1×2 layout, the reading tools, an adult
+JPEG with its warnings and a film the gate refuses (screenshots_reading.py). Uses the
+bundled model in resources/model. The user's own config is never touched.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     app = ensure_application()
     apply_dark_theme(app)
     window = MainWindow(settings=load_settings(), bundle_dir=bundle, save_on_change=False)
+    window.reading.save_annotations = False  # the shots draw on shared films: never beside them
     window.resize(*SIZE)
     window.show()
     wait_until(app, lambda: window.model_info is not None or window.model_error is not None)
@@ -130,9 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     dialog.reject()
 
     # 4. The reading room: corner annotations, 1×2 layout, reading tools.
-    from screenshots_reading import shoot_reading
+    from screenshots_reading import shoot_reading, shoot_round_two
 
     reading = shoot_reading(app, window, data, args.out_dir, scratch, wait_until, settle)
+    reading += shoot_round_two(app, window, data, args.out_dir, scratch, wait_until, settle)
 
     window.close()
     shots = ("empty-window.png", "ai-finding-warnings.png", "heatmap-colour-bar.png", "main-window.png")

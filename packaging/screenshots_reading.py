@@ -88,6 +88,66 @@ def shoot_reading(
     return list(SHOTS)
 
 
+ROUND_TWO_SHOTS = ("adult-jpeg-warnings.png", "refused-film.png", "priors-side-by-side.png")
+
+
+def _same_patient_copies(film: Path, scratch: Path) -> list[Path]:
+    """Two scratch copies of ``film`` as one patient's earlier and later studies (the shared
+    films hold no patient with two studies); they never leave the scratch folder."""
+    import pydicom
+
+    folder = scratch / "priors"
+    folder.mkdir(exist_ok=True)
+    out = []
+    for name, date in (("2019-study.dcm", "20190312"), ("2020-study.dcm", "20200415")):
+        ds = pydicom.dcmread(film)
+        ds.StudyDate, ds.StudyTime = date, "093000"
+        ds.save_as(folder / name)
+        out.append(folder / name)
+    return out
+
+
+def shoot_round_two(
+    app: Any,
+    window: Any,
+    data: Path,
+    out_dir: Path,
+    scratch: Path,
+    wait_until: Callable[..., None],
+    settle: Callable[..., None],
+) -> list[str]:
+    """Issue 21: an adult JPEG (no age, view or source in the file: each is a warning) and a
+    film the input gate refuses (a lateral from the shared OOD set), with the honest reason."""
+    window.tabs.setCurrentWidget(window.viewer_area)
+    window.prediction_panel.overlay_check.setChecked(False)
+    _open(app, window, data / "samples" / "normal__ieee8023__8fc103ca.jpg", wait_until)
+    settle(app, 0.8)
+    window.grab().save(str(out_dir / ROUND_TWO_SHOTS[0]))
+    for lateral in sorted((data / "ood" / "lateral").rglob("*.*"))[:20]:
+        _open(app, window, lateral, wait_until)
+        prediction = window.session.prediction
+        if prediction is not None and not prediction.accepted:
+            break
+    settle(app, 0.8)
+    window.grab().save(str(out_dir / ROUND_TWO_SHOTS[1]))
+
+    # Side panels folded (F9), the same patient's prior on the right (Ctrl+Shift+R), full screen
+    # asked (F11; Xvfb has no window manager to honour it, so the shot keeps the window size).
+    nih = sorted((data / "dicom").glob("nih-cxr14_*.dcm"))[0]
+    _, later = _same_patient_copies(nih, scratch)
+    habits = window.reading.habits
+    _open(app, window, later, wait_until)
+    habits.compare_with_prior()
+    habits.set_side_panels(False)
+    habits.set_full_screen(True)
+    settle(app, 1.5)
+    window.grab().save(str(out_dir / ROUND_TWO_SHOTS[2]))
+    habits.set_full_screen(False)
+    habits.set_side_panels(True)
+    window.viewer_area.set_layout("1x1")
+    return list(ROUND_TWO_SHOTS)
+
+
 def check_export_has_annotations(window: Any, out: Path) -> str | None:
     """A view export with the tools drawn, for a look (not committed)."""
     window.viewer.measure(QPointF(100, 100), QPointF(400, 100))

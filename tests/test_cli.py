@@ -39,6 +39,7 @@ HEADER = [
     "accession",
     "study_date",
     "flags",
+    "headline",
 ]
 
 
@@ -147,6 +148,7 @@ def test_predict_text_refused_and_unreadable(
     text = capsys.readouterr().out
     assert "p_" not in text and "normal" in text and RESEARCH_NOTICE in text
     assert re.search(r"covid19\s+0\.\d{4}", text)
+    assert re.search(r"\nreading: (Pneumonia pattern \(any cause\)|No pneumonia pattern) [<>\d]", text)
     assert main(["predict", str(folder / "blank.png"), "--model", str(tiny_bundle)]) == 0
     text = capsys.readouterr().out
     assert "refused by the input gate" in text and RESEARCH_NOTICE in text
@@ -213,7 +215,11 @@ def test_screen_writes_the_csv_contract(
             assert row["message"] == ""
         else:
             assert row["prediction"] == "" and probs == ["", "", "", ""] and row["message"]
-        assert row["patient_id"] == row["accession"] == row["study_date"] == row["flags"] == ""
+        assert row["patient_id"] == row["accession"] == row["study_date"] == ""
+        # A PNG says no age, view or source: each is a warning on an ok row (issue 21).
+        ok = row["status"] == "ok"
+        assert row["flags"] == ("age_unknown;unvalidated_source;view_unknown" if ok else "")
+        assert row["headline"].startswith(("Pneumonia pattern (any cause) ", "No pneumonia pattern ")) is ok
     err = capsys.readouterr().err
     assert "1 error" in err and RESEARCH_NOTICE in err
     assert {r["model"] for r in rows} == {f"tiny-random@0.0.1 {tiny_bundle_sha(tiny_bundle)[:12]}"}

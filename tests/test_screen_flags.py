@@ -28,7 +28,9 @@ def test_cli_flags_an_adult_dicom_and_not_a_kermany_jpeg(data_dir: Path, tmp_pat
     assert rows[nih.name]["status"] == rows[KERMANY]["status"] == "ok"
     dicom_flags = rows[nih.name]["flags"].split(";")
     assert {"adult", "unvalidated_source"} <= set(dicom_flags)
-    assert rows[KERMANY]["flags"] == ""  # a JPEG says no age and no source: nothing to warn about
+    # A JPEG says no age, view or source: each unknown is a warning (issue 21), never a guess.
+    assert rows[KERMANY]["flags"] == "age_unknown;unvalidated_source;view_unknown"
+    assert rows[KERMANY]["headline"].startswith(("No pneumonia pattern", "Pneumonia pattern (any cause)"))
 
     # A resumed run reads the flags back from the CSV and the PDF still shows them.
     resume = ["screen", str(folder), "--out", str(out), "--resume", "--pdf", str(pdf), "--device", "cpu"]
@@ -37,6 +39,7 @@ def test_cli_flags_an_adult_dicom_and_not_a_kermany_jpeg(data_dir: Path, tmp_pat
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (poppler-utils) is not installed: PDF text not checked")
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True).stdout
-    assert "Reading flags" in text and "adult [adult]: 1" in text and "unvalidated source [src]: 1" in text
+    assert "Reading flags" in text and "adult [adult]: 1" in text and "unvalidated source [src]: 2" in text
+    assert "age unknown [age?]: 1" in text
     table = text.split("Results 1-2 of 2")[1]
     assert "adult src" in table

@@ -4,14 +4,16 @@ Column contract (scripts and the GUI read it; existing columns never move, new o
 appended at the end)::
 
     file,status,prediction,p_normal,p_bacterial_pneumonia,p_viral_pneumonia,p_covid19,message,
-    model,patient_id,accession,study_date,flags
+    model,patient_id,accession,study_date,flags,headline
 
 ``file`` is the item's key (a POSIX path relative to the screened folder); ``status`` is ok,
 refused or error; ``prediction`` and the ``p_*`` columns (4 decimals, one per model label)
 are filled only for ok rows; ``message`` is the gate's reason or the error, on one line;
 ``model`` is ``name@version sha256-prefix`` of the model that made the row; the identifiers
 are the film's own (DICOM) and empty when it has none or they are stripped; ``flags`` holds
-context warnings joined by ``;``. A caller may append its own ``extra_columns`` after these
+context warnings joined by ``;``; ``headline`` is the two-step reading in words
+(radiview.inference.headline: "Pneumonia pattern (any cause) 96.5 %; most like: …", capped at
+99 %), empty for refused and error rows. A caller may append its own ``extra_columns`` after these
 (the PACS path appends ``study_uid``), filled from ``ScreeningRecord.extra``. Text cells
 that a spreadsheet would run as a formula are prefixed with ``'`` (OWASP CSV injection);
 reading a report undoes that.
@@ -24,6 +26,7 @@ import io
 import logging
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -57,7 +60,7 @@ log = logging.getLogger("radiview.batch.report")
 
 DEFAULT_LABELS = ("normal", "bacterial_pneumonia", "viral_pneumonia", "covid19")
 #: Appended after ``message``, in this order (the PACS path appends ``study_uid`` last).
-EXTRA_COLUMNS = ("model", "patient_id", "accession", "study_date", "flags")
+EXTRA_COLUMNS = ("model", "patient_id", "accession", "study_date", "flags", "headline")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 Mode = Literal["create", "overwrite", "resume"]
 
@@ -105,8 +108,21 @@ def format_csv_row(
         *probs,
         *(escape_cell(_one_line(cell)) for cell in text),
         escape_cell(";".join(_one_line(flag) for flag in record.flags)),
+        escape_cell(record_headline(record)),
         *(escape_cell(_one_line(record.extra.get(name, ""))) for name in extra_columns),
     ]
+
+
+def record_headline(record: ScreeningRecord) -> str:
+    """The two-step headline of an ok row; its low confidence is the row's own flag (which the
+    engine judged with the card's limit)."""
+    from radiview.inference.flags import LOW_CONFIDENCE
+    from radiview.inference.headline import build_headline
+
+    headline = build_headline(record.prediction) if record.status == "ok" else None
+    if headline is None:
+        return ""
+    return replace(headline, low_confidence=LOW_CONFIDENCE in record.flags).one_line()
 
 
 def encode_row(fields: Sequence[str]) -> bytes:
@@ -244,6 +260,12 @@ class CsvReportWriter:
 
     def _header_problem(self, header: Sequence[str]) -> str:
         before_model = csv_columns(self.labels)[: -len(EXTRA_COLUMNS)]
+        before_headline = csv_columns(self.labels)[:-1]
+        if list(header) in (before_headline, [*before_headline, *self.extra_columns]):
+            return (
+                "was written by an older RadiView (no headline column); write a new report "
+                "(or --overwrite it) instead of --resume"
+            )
         if list(header) in (before_model, [*before_model, *self.extra_columns]):
             return (
                 "was written by an older RadiView (no model column), so its rows cannot be told "

@@ -18,10 +18,10 @@ from typing import Any
 
 from radiview import RESEARCH_NOTICE, __version__
 from radiview.atomic import atomic_path
-from radiview.batch.csv_report import format_csv_row
 from radiview.batch.outputs import PDF_MAGIC, refuse_to_replace_other_kind
 from radiview.batch.records import ScreeningRecord
 from radiview.errors import ReportError
+from radiview.inference.wording import class_title
 
 log = logging.getLogger("radiview.batch.report")
 
@@ -124,8 +124,10 @@ def _summary_page(
         (f"Films: {len(records)}", 10, "normal"),
         ("", 10, "normal"),
         ("Model reading (accepted films)", 12, "bold"),
+        *_headline_count_lines(records),
+        ("    top class:", 10, "normal"),
     ]
-    lines += [(f"    {label}: {by_label.get(label, 0)}", 10, "normal") for label in labels]
+    lines += [(f"        {class_title(label)}: {by_label.get(label, 0)}", 10, "normal") for label in labels]
     lines += [
         ("", 10, "normal"),
         ("Not read", 12, "bold"),
@@ -154,6 +156,19 @@ def _summary_page(
     return fig
 
 
+def _headline_count_lines(records: list[ScreeningRecord]) -> list[tuple[str, int, str]]:
+    """Step one of the headline, counted: pneumonia pattern (any cause) or not."""
+    from radiview.inference.headline import NO_PNEUMONIA_TITLE, PNEUMONIA_TITLE, build_headline
+
+    headlines = [build_headline(r.prediction) for r in records if r.status == "ok"]
+    pneumonia = sum(h is not None and h.pneumonia for h in headlines)
+    none = sum(h is not None and not h.pneumonia for h in headlines)
+    return [
+        (f"    {PNEUMONIA_TITLE}: {pneumonia}", 10, "normal"),
+        (f"    {NO_PNEUMONIA_TITLE}: {none}", 10, "normal"),
+    ]
+
+
 def _flag_count_lines(records: list[ScreeningRecord]) -> list[tuple[str, int, str]]:
     """How many films carry each reading flag (context for the model's answer, issue 14)."""
     from radiview.inference.flags import flag_short_text
@@ -167,10 +182,25 @@ def _flag_count_lines(records: list[ScreeningRecord]) -> list[tuple[str, int, st
     ]
 
 
+def _reading_cells(record: ScreeningRecord) -> tuple[str, str]:
+    """Step one in a few words (``"Pneumonia 96.5 %"``, ``"No pneumonia >99 %"``) and the
+    likeliest cause (``"bacterial"``): the two-step headline, capped at 99 %."""
+    from radiview.inference.headline import build_headline, cause_title, display_probability
+
+    headline = build_headline(record.prediction) if record.status == "ok" else None
+    if headline is None:
+        return "", ""
+    words = "Pneumonia" if headline.pneumonia else "No pneumonia"
+    cause = cause_title(headline.most_like) if headline.pneumonia and headline.most_like else ""
+    return f"{words} {display_probability(headline.step_one_probability)}", cause
+
+
 def _table_pages(records: list[ScreeningRecord], labels: tuple[str, ...]) -> list[Any]:
+    from radiview.inference.headline import cause_title, display_probability
+
     pages = []
-    short = [label.replace("_pneumonia", " pn.").replace("_", " ") for label in labels]
-    columns = ["file", "status", "prediction", *short, "flags", "message"]
+    short = [cause_title(label) if label != "normal" else "no pn." for label in labels]
+    columns = ["file", "status", "reading", "most like", *short, "flags", "message"]
     n = len(labels)
     for start in range(0, max(len(records), 1), _TABLE_ROWS):
         chunk = records[start : start + _TABLE_ROWS]
@@ -185,19 +215,19 @@ def _table_pages(records: list[ScreeningRecord], labels: tuple[str, ...]) -> lis
             continue
         cells = []
         for record in chunk:
-            row = format_csv_row(record, labels)
-            top = row[2].replace("_pneumonia", " pn.")
+            ok = record.status == "ok" and record.prediction is not None
+            probs = [display_probability(record.prediction.probability(lb), 0) if ok else "" for lb in labels]  # type: ignore[union-attr]
             cells.append(
                 [
-                    _ellipsize(record.key, 26),
-                    row[1],
-                    top,
-                    *row[3 : 3 + n],
+                    _ellipsize(record.key, 24),
+                    record.status,
+                    *_reading_cells(record),
+                    *probs,
                     _flags_cell(record),
                     _ellipsize(record.message, _MESSAGE_CELL),
                 ]
             )
-        widths = [0.21, 0.06, 0.1] + [0.058] * n + [0.13, max(0.1, 0.5 - 0.058 * n)]
+        widths = [0.19, 0.055, 0.12, 0.07] + [0.05] * n + [0.12, max(0.1, 0.445 - 0.05 * n)]
         height = (len(chunk) + 1) / (_TABLE_ROWS + 1)  # same row height on every page
         table = ax.table(
             cellText=cells,
@@ -213,7 +243,14 @@ def _table_pages(records: list[ScreeningRecord], labels: tuple[str, ...]) -> lis
 
 
 #: The table's flags cell is narrow: a tag per flag, explained on the summary page.
-_FLAG_TAGS = {"adult": "adult", "unvalidated_source": "src", "ap_portable": "AP", "low_confidence": "low"}
+_FLAG_TAGS = {
+    "adult": "adult",
+    "age_unknown": "age?",
+    "unvalidated_source": "src",
+    "ap_portable": "AP",
+    "view_unknown": "view?",
+    "low_confidence": "low",
+}
 
 
 def _flags_cell(record: ScreeningRecord) -> str:
@@ -238,11 +275,20 @@ def _message_pages(records: list[ScreeningRecord]) -> list[Any]:
     return pages
 
 
-def _ellipsize(text: str, width: int, start: bool = False) -> str:
-    """``text`` in ``width`` characters: cut at the front (file paths), or at the end."""
+def _ellipsize(text: str, width: int) -> str:
+    """``text`` in ``width`` characters, cut on the right (a reader reads a name or a reason
+    from its start: "…eral view, CT or…" says nothing)."""
     if len(text) <= width:
         return text
-    return text[: width - 1] + "…" if start else "…" + text[-(width - 1) :]
+    return text[: width - 1] + "…"
+
+
+def _thumbnail_caption(thumb: Any) -> str:
+    """``"COVID-19 >99 %"``: the class in words and the capped probability, not ``covid19 1.00``."""
+    from radiview.inference.headline import display_probability
+    from radiview.inference.wording import class_title
+
+    return f"{class_title(thumb.label)} {display_probability(thumb.probability)}"
 
 
 def _thumbnail_pages(records: list[ScreeningRecord]) -> list[Any]:
@@ -265,7 +311,7 @@ def _thumbnail_pages(records: list[ScreeningRecord]) -> list[Any]:
             ax = fig.add_subplot(rows, cols, i + 1)
             ax.axis("off")
             ax.imshow(thumb.image)
-            ax.set_title(f"{_ellipsize(record.key, 30)}\n{thumb.label} {thumb.probability:.2f}", fontsize=6.5)
+            ax.set_title(f"{_ellipsize(record.key, 30)}\n{_thumbnail_caption(thumb)}", fontsize=6.5)
         fig.subplots_adjust(left=0.04, right=0.96, top=0.92, bottom=0.07, hspace=0.35, wspace=0.1)
         pages.append(fig)
     return pages

@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(prediction_json(args.file, prediction), indent=2))
         return EXIT_OK
-    _print_prediction(args.file, prediction)
+    _print_prediction(args.file, prediction, classifier.card)
     if heatmap_path is not None:
         note = "" if explanation is not None else " (film only: no heatmap for a refused film)"
         print(f"heatmap: {heatmap_path}{note}")
@@ -98,9 +98,12 @@ def prediction_json(file: str, prediction: Prediction) -> dict[str, Any]:
     }
 
 
-def _print_prediction(file: str, prediction: Prediction) -> None:
+def _print_prediction(file: str, prediction: Prediction, card: object) -> None:
     if prediction.accepted:
+        from radiview.inference.headline import headline_text
+
         print(f"{file}: {prediction.top_label}")
+        print(f"reading: {headline_text(prediction, card)}")
         width = max(len(label) for label in prediction.labels)
         for label, p in zip(prediction.labels, prediction.probabilities, strict=True):
             print(f"  {label:<{width}}  {p:.4f}")

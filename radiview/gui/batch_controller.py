@@ -114,7 +114,10 @@ class BatchController(QObject):
         name = f"screening-report.{fmt}"
         title = "Export screening report as CSV" if fmt == "csv" else "Export screening report as PDF"
         filter_ = "CSV files (*.csv)" if fmt == "csv" else "PDF files (*.pdf)"
-        path, _ = QFileDialog.getSaveFileName(self.main, title, os.path.join(default_dir, name), filter_)
+        from radiview.gui.export import export_caption
+
+        caption = export_caption(title, self.main.settings.strip_identifiers)
+        path, _ = QFileDialog.getSaveFileName(self.main, caption, os.path.join(default_dir, name), filter_)
         if path:
             self.export(path, fmt)
 

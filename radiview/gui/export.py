@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +26,9 @@ from radiview.errors import ReportError
 from radiview.gui.panels.metadata import is_identifying
 from radiview.gui.panels.prediction import label_title
 from radiview.gui.viewer import ATTENTION_LABEL
-from radiview.inference.wording import finding_title, format_probability, human_gate_reason
+from radiview.inference.flags import LOW_CONFIDENCE
+from radiview.inference.headline import build_headline, display_probability
+from radiview.inference.wording import human_gate_reason
 from radiview.render import fade_text
 
 if TYPE_CHECKING:
@@ -101,12 +103,13 @@ def view_report_lines(
         lines.append(f"AI second reader: not analysed, refused by the input gate ({reason}).")
     else:
         probs = ", ".join(
-            f"{label_title(lb)} {format_probability(p)}"
+            f"{label_title(lb)} {display_probability(p)}"
             for lb, p in zip(prediction.labels, prediction.probabilities, strict=True)
         )
-        top = prediction.top_label
-        headline = f"{finding_title(top)} {format_probability(prediction.probability(top))}"
-        lines.append(f"AI second reader: {headline}.")
+        headline = build_headline(prediction)
+        if headline is not None:  # low confidence as the panel judged it (its flags)
+            unsure = any(getattr(flag, "code", "") == LOW_CONFIDENCE for flag in flags)
+            lines.append(f"AI second reader: {replace(headline, low_confidence=unsure).one_line()}.")
         lines.append(f"Probabilities (four classes only): {probs}.")
         lines.extend(f"Warning: {flag.text}." for flag in flags)
     if prediction is not None:
@@ -245,6 +248,16 @@ def write_view_pdf(path: str | os.PathLike[str], snapshot: ViewSnapshot) -> Path
 
 
 # ----- the window's "Export view" ----------------------------------------------------------------
+STRIPPED_NOTE = "patient identifiers stripped (File ▸ Strip patient identifiers from exports)"
+KEPT_NOTE = "patient identifiers included"
+
+
+def export_caption(title: str, strip_identifiers: bool) -> str:
+    """A save dialog's title that says whether identifiers leave with the file (a stripped
+    CSV has an empty patient_id column: issue 21 found nothing said so)."""
+    return f"{title} — {STRIPPED_NOTE if strip_identifiers else KEPT_NOTE}"
+
+
 def choose_view_export(window: MainWindow, fmt: str) -> None:
     """Ask where to save the current view as ``fmt`` ("png" or "pdf"), then write it."""
     radiograph = window.session.radiograph
@@ -255,7 +268,8 @@ def choose_view_export(window: MainWindow, fmt: str) -> None:
     stem = Path(radiograph.name).stem
     suggested = os.path.join(default_dir, f"{stem}-view.{fmt}")
     filter_ = "PNG images (*.png)" if fmt == "png" else "PDF files (*.pdf)"
-    path, _ = QFileDialog.getSaveFileName(window, f"Export view as {fmt.upper()}", suggested, filter_)
+    caption = export_caption(f"Export view as {fmt.upper()}", window.settings.strip_identifiers)
+    path, _ = QFileDialog.getSaveFileName(window, caption, suggested, filter_)
     if path:
         export_view(window, path, fmt, window.settings.strip_identifiers)
 

@@ -44,6 +44,7 @@ from radiview.gui.dialogs.settings import SettingsDialog
 from radiview.gui.dialogs.shortcuts import ShortcutsDialog
 from radiview.gui.export import ViewSnapshot, choose_view_export, export_view, view_snapshot
 from radiview.gui.layout import ViewerArea, add_dock, restore_window_state, save_window_state
+from radiview.gui.open_dialog import choose_film
 from radiview.gui.panels.batch import BatchPanel
 from radiview.gui.panels.empty_hint import EmptyFilmHint
 from radiview.gui.panels.metadata import MetadataPanel
@@ -309,7 +310,7 @@ class MainWindow(QMainWindow, WindowActions):
 
     # ================================================================= opening films =========
     def choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a chest film", self.settings.last_dir, IMAGE_FILTER)
+        path = choose_film(self, "Open a chest film", self.settings.last_dir)  # DICOM without extension too
         if path:
             self._store_settings(replace(self.settings, last_dir=str(Path(path).parent)))
             self.open_file(path)
@@ -404,6 +405,11 @@ class MainWindow(QMainWindow, WindowActions):
             name = os.path.basename(error.path or self.session.path or "")
             self._clear_film(f"Could not open {name}: no film shown.")
             self.empty_hint.show_state(f"Could not open {name}", error.message)
+            if error.expected:  # a bad file: a banner, not a modal dialog (PageDown goes on)
+                self.reading.show_file_problem(error)
+                self.last_error = error
+                self.error_shown.emit(error)
+                return
         self._present_error(error)
 
     def _request_tags(self) -> None:
@@ -474,6 +480,7 @@ class MainWindow(QMainWindow, WindowActions):
         shown = heatmap_for_display(self.session.prediction, explanation, card, self._attention_mask)
         self.viewer.set_heatmap(shown.heatmap, shown.title)
         self.prediction_panel.show_heatmap_note(shown.note)
+        self.prediction_panel.show_outside_lung_share(getattr(explanation, "outside_lung_share", None))
         if explanation is not None:
             self.explanation_ready.emit(explanation)
 

@@ -12,22 +12,27 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMenu
+from PySide6.QtWidgets import QMenu
 
 from radiview.errors import RadiviewError
+from radiview.gui.habits import ReadingHabits
 from radiview.gui.layout import ViewerArea
+from radiview.gui.open_dialog import choose_film
+from radiview.gui.panels.file_banner import FileProblemBanner
 from radiview.gui.tools import TOOL_HINTS, TOOL_TITLES, Annotation, spacing_note
+from radiview.gui.viewer import STORED_PRESET, stored_windows
 from radiview.io.discovery import iter_image_files
 
 if TYPE_CHECKING:
     from radiview.gui.main_window import MainWindow
+    from radiview.gui.workers import TaskError
 
 log = logging.getLogger("radiview.gui")
 
@@ -98,6 +103,8 @@ class ReadingRoom(QObject):
         self._shown_source = ""
         window.close_film_action.triggered.connect(lambda: self.viewer.forget_annotations(self._shown_source))
         self.viewer.annotation_added.connect(self._on_annotation_added)
+        self.file_banner = FileProblemBanner(self.viewer)
+        self.habits = ReadingHabits(self)  # F11, F9, compare with prior, saved annotations
         area.stack_bar.frames_failed.connect(lambda message: window.statusBar().showMessage(message, 8000))
 
     # ----- actions -----------------------------------------------------------------------------
@@ -136,6 +143,16 @@ class ReadingRoom(QObject):
             action.toggled.connect(lambda checked, k=kind: self._on_tool_toggled(k, checked))
         self.remove_last_action = self._action("Remove the last annotation", ("Del", "Backspace"))
         self.remove_last_action.triggered.connect(self.viewer.remove_last_annotation)
+        # Esc cancels the tool in progress, never the film's annotations (it used to clear
+        # them all, with no undo): "Clear measurements" keeps its menu entry, not the key.
+        w.clear_measure_action.setShortcuts([])
+        self.cancel_tool_action = self._action("Cancel the tool in progress", ("Esc",))
+        self.cancel_tool_action.triggered.connect(self.cancel_tool)
+        self.undo_action = self._action("&Undo annotation", ("Ctrl+Z",))
+        self.undo_action.triggered.connect(lambda: self._history_step(self.viewer.undo_annotation, "undo"))
+        self.redo_action = self._action("&Redo annotation", ("Ctrl+Shift+Z", "Ctrl+Y"))
+        self.redo_action.triggered.connect(lambda: self._history_step(self.viewer.redo_annotation, "redo"))
+        self.viewer.tool_changed.connect(self._sync_tool_actions)
 
         self.layout_group = QActionGroup(self)
         self.layout_actions = {
@@ -172,6 +189,8 @@ class ReadingRoom(QObject):
             if kind != "length":  # the ruler is already there
                 tools_menu.insertAction(w.clear_measure_action, action)
         tools_menu.insertAction(w.clear_measure_action, self.remove_last_action)
+        for action in (self.undo_action, self.redo_action, self.cancel_tool_action):
+            tools_menu.insertAction(w.clear_measure_action, action)
 
     # ----- corners and tools --------------------------------------------------------------------
     def set_corners_visible(self, visible: bool) -> None:
@@ -187,6 +206,28 @@ class ReadingRoom(QObject):
             self.window.statusBar().showMessage(f"{TOOL_TITLES[kind]}: {TOOL_HINTS[kind]}", 6000)
         elif self.viewer.tool == kind:
             self.viewer.set_tool(None)
+
+    def _sync_tool_actions(self, tool: str | None) -> None:
+        """The viewer put its tool down (one use, or Esc): uncheck its action quietly."""
+        for kind, action in self.tool_actions.items():
+            if action.isChecked() != (kind == tool):
+                action.blockSignals(True)
+                action.setChecked(kind == tool)
+                action.blockSignals(False)
+
+    def cancel_tool(self) -> None:
+        done = self.viewer.cancel_tool()
+        if done:
+            text = "Tool cancelled" if done == "cancelled" else "Tool put down: left-drag pans"
+            self.window.statusBar().showMessage(text, 3000)
+
+    def _history_step(self, step: Callable[[], bool], verb: str) -> None:
+        changed = step()
+        self.window.statusBar().showMessage(
+            f"Annotations: {verb} done" if changed else f"Nothing to {verb}", 2000
+        )
+        if changed:
+            self.window.measure_label.setText("")
 
     def _on_annotation_added(self, annotation: Annotation, label: str) -> None:
         title = TOOL_TITLES.get(annotation.kind, annotation.kind)
@@ -207,7 +248,8 @@ class ReadingRoom(QObject):
         panel = self.window.batch_panel
         paths = []
         for row in range(panel.proxy.rowCount()):
-            result = panel.model.result_at(panel.proxy.mapToSource(panel.proxy.index(row, 0)).row())
+            index = panel.proxy.index(row, panel.model.column("file"))
+            result = panel.model.result_at(panel.proxy.mapToSource(index).row())
             paths.append(os.path.join(panel.folder, *result.file.split("/")))
         self.reading_list = ReadingList(paths, "screened list")
 
@@ -230,7 +272,37 @@ class ReadingRoom(QObject):
         self.window.open_file(step.path)
         return step.path
 
+    def show_file_problem(self, error: TaskError) -> None:
+        """A film that would not open: say why over the film area and keep the keys there."""
+        films = self.current_list()
+        more = films is not None and len(films.paths) > 1
+        hint = "PageDown / PageUp for the next or previous film." if more else ""
+        self.file_banner.show_problem(error.path or self.window.session.path, error.message, hint)
+        self.viewer.setFocus()
+
+    def _list_stored_windows(self, radiograph: object) -> None:
+        """Every window the file stores goes in the W/L list (the first is "File window")."""
+        combo = self.window.preset_combo
+        for index in reversed(range(combo.count())):
+            if str(combo.itemData(index) or "").startswith(STORED_PRESET):
+                combo.removeItem(index)
+        stored = stored_windows(radiograph)  # type: ignore[arg-type]
+        for number, (window, name) in enumerate(stored[1:], start=2):
+            label = f"W {window.width:.0f} / L {window.center:.0f}" + (f" {name}" if name else "")
+            combo.insertItem(number - 1, f"File window {number}: {label}", f"{STORED_PRESET}{number}")
+
+    @property
+    def save_annotations(self) -> bool:
+        return self.habits.save_annotations
+
+    @save_annotations.setter
+    def save_annotations(self, on: bool) -> None:
+        self.habits.save_annotations = on
+
     def _on_film_loaded(self, radiograph: object) -> None:
+        self.file_banner.hide()
+        self.habits.on_film_loaded(getattr(radiograph, "source", ""))
+        self._list_stored_windows(radiograph)
         self.area.stack_bar.show_film(radiograph)  # type: ignore[arg-type]
         self._shown_source = getattr(radiograph, "source", "")
         self.window.measure_label.setText("")  # the previous film's value is not this one's
@@ -247,13 +319,8 @@ class ReadingRoom(QObject):
 
     # ----- right viewport ---------------------------------------------------------------------------
     def choose_right_film(self) -> None:
-        from radiview.gui.main_window import IMAGE_FILTER  # at call time: main_window imports us
-
-        path, _ = QFileDialog.getOpenFileName(
-            self.window,
-            "Open a comparison film in the right viewport",
-            self.window.settings.last_dir,
-            IMAGE_FILTER,
+        path = choose_film(
+            self.window, "Open a comparison film in the right viewport", self.window.settings.last_dir
         )
         if path:
             self.open_right(path)
@@ -281,4 +348,5 @@ class ReadingRoom(QObject):
         self.viewer.fit_to_window()
 
     def shutdown(self) -> None:
+        self.habits.shutdown()
         self.area.shutdown()

@@ -165,6 +165,19 @@ def spacing_note(radiograph: Radiograph | None) -> str:
     return ""
 
 
+CTR_CAVEAT = "AP magnifies the heart: CTR overestimated"
+
+
+def ctr_overestimated(radiograph: Radiograph | None) -> bool:
+    """An AP/portable film, or one that does not say its view (every JPEG/PNG): the CTR
+    of a PA film (the 0.5 rule) does not apply as measured."""
+    from radiview.inference.flags import view_magnifies_heart
+
+    if radiograph is None:
+        return False
+    return view_magnifies_heart(radiograph.metadata, radiograph.view_position)
+
+
 def describe(annotation: Annotation, radiograph: Radiograph | None) -> str:
     """The label drawn beside an annotation (its measured value)."""
     points, kind = annotation.points, annotation.kind
@@ -177,7 +190,8 @@ def describe(annotation: Annotation, radiograph: Radiograph | None) -> str:
         star = " *" if stats.area_unit == "mm²" and not _calibrated(radiograph) else ""
         return f"mean {stats.mean:.1f}  SD {stats.sd:.1f}\n{stats.area:.0f} {stats.area_unit}{star}"
     if kind == "ctr" and len(points) >= 4:
-        return f"CTR {cardiothoracic_ratio((points[0], points[1]), (points[2], points[3])):.2f}"
+        ratio = cardiothoracic_ratio((points[0], points[1]), (points[2], points[3]))
+        return f"CTR {ratio:.2f}" + (f"\n({CTR_CAVEAT})" if ctr_overestimated(radiograph) else "")
     if kind == "text":
         return annotation.text
     return ""

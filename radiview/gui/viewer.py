@@ -14,13 +14,16 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
+    QCursor,
     QFont,
     QImage,
+    QKeyEvent,
     QMouseEvent,
     QPainter,
     QPixmap,
@@ -36,7 +39,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from radiview.gui.annotation_history import AnnotationHistory
 from radiview.gui.annotations import CornerText, DisplayState, build_corner_text, paint_corners
+from radiview.gui.magnifier import MAGNIFIER_KEY, MagnifierLoupe
 from radiview.gui.qimage import gray_to_qimage, rgba_to_qimage
 from radiview.gui.tools import (
     Annotation,
@@ -48,7 +53,12 @@ from radiview.gui.tools import (
     spacing_note,
 )
 from radiview.io.radiograph import Radiograph, Window
-from radiview.io.windowing import apply_window, window_for_preset
+from radiview.io.windowing import (
+    STORED_WINDOWS_KEY,
+    apply_window,
+    parse_stored_windows,
+    window_for_preset,
+)
 from radiview.render import apply_heatmap_overlay, composite_heatmap
 from radiview.settings import CORNER_FIELDS
 
@@ -73,6 +83,17 @@ class PixelProbe:
 __all__ = ["FilmViewer", "Measurement", "PixelProbe", "measure_distance"]
 
 
+#: Preset names for a DICOM's extra stored windows: "Stored 2", "Stored 3", ...
+STORED_PRESET = "Stored "
+
+
+def stored_windows(radiograph: Radiograph | None) -> list[tuple[Window, str]]:
+    """Every window the file stores (the first is its default), with their explanations."""
+    if radiograph is None:
+        return []
+    return parse_stored_windows(radiograph.metadata.get(STORED_WINDOWS_KEY, ""))
+
+
 def composite_film(gray: np.ndarray, heatmap: np.ndarray | None, opacity: float, colormap: str) -> np.ndarray:
     """The displayed array: the windowed film, or film + heatmap as RGB (radiview.render)."""
     if heatmap is None or opacity <= 0.0:
@@ -88,6 +109,8 @@ class FilmViewer(QGraphicsView):
     zoom_changed = Signal(float)  # display pixels per film pixel
     measurement_finished = Signal(object)  # Measurement (length tool)
     annotation_added = Signal(object, str)  # Annotation, its label (every tool)
+    tool_changed = Signal(object)  # the armed tool's name, or None (put down after one use)
+    annotations_changed = Signal(str)  # source of the film whose annotations the user changed
     display_changed = Signal()  # anything that changes the rendered pixels
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -131,6 +154,8 @@ class FilmViewer(QGraphicsView):
         self._gesture: ToolGesture | None = None
         self._annotations: dict[str, list[Annotation]] = {}  # per film source, until it is closed
         self._annotation_layer = AnnotationLayer(self._item)
+        self._history: AnnotationHistory[Annotation] = AnnotationHistory()
+        self.loupe = MagnifierLoupe(self)  # hold Z
         self._preview_layer = AnnotationLayer(self._item)
         self._last_measurement: Measurement | None = None
         self._corners_visible = True
@@ -316,6 +341,12 @@ class FilmViewer(QGraphicsView):
         if name == "File":
             self.reset_window()
             return
+        if name.startswith(STORED_PRESET):  # "Stored 2": the file's second stored window
+            stored = stored_windows(self._radiograph)
+            index = int(name.removeprefix(STORED_PRESET)) - 1
+            if 0 <= index < len(stored):
+                self.set_window(stored[index][0], name)
+            return
         self.set_window(window_for_preset(self._radiograph.pixels, name), name)
 
     def set_inverted(self, inverted: bool) -> None:
@@ -451,6 +482,62 @@ class FilmViewer(QGraphicsView):
         self._preview_layer.show([], None)
         self.setDragMode(QGraphicsView.DragMode.NoDrag if tool else QGraphicsView.DragMode.ScrollHandDrag)
         self.viewport().setCursor(Qt.CursorShape.CrossCursor if tool else Qt.CursorShape.ArrowCursor)
+        self.tool_changed.emit(tool)
+
+    @property
+    def gesture_in_progress(self) -> bool:
+        return self._gesture is not None and bool(self._gesture.fixed)
+
+    def cancel_tool(self) -> str:
+        """Esc: drop the half-drawn gesture ("cancelled"), else put the tool down ("disarmed");
+        "" when there was neither. Never touches the film's annotations."""
+        if self._gesture is not None and self._gesture.fixed:
+            self._gesture = ToolGesture(self._gesture.kind)
+            self._show_preview()
+            return "cancelled"
+        if self._tool is not None:
+            self.set_tool(None)
+            return "disarmed"
+        return ""
+
+    def _change_annotations(self, annotations: list[Annotation] | tuple[Annotation, ...] | None) -> None:
+        """Replace this film's list, remembering the old one for Undo."""
+        assert self._radiograph is not None
+        source = self._radiograph.source
+        self._history.record(source, self._annotations.get(source, []))
+        if annotations:
+            self._annotations[source] = list(annotations)
+        else:
+            self._annotations.pop(source, None)
+        self.annotations_changed.emit(source)
+
+    def undo_annotation(self) -> bool:
+        return self._restore(self._history.undo)
+
+    def redo_annotation(self) -> bool:
+        return self._restore(self._history.redo)
+
+    def _restore(self, step: Any) -> bool:
+        if self._radiograph is None:
+            return False
+        source = self._radiograph.source
+        restored = step(source, self._annotations.get(source, []))
+        if restored is None:
+            return False
+        self._annotations[source] = list(restored)
+        self._show_annotations()
+        self.annotations_changed.emit(source)
+        return True
+
+    def has_annotations_in_memory(self, source: str) -> bool:
+        return source in self._annotations
+
+    def set_saved_annotations(self, source: str, annotations: list[Annotation]) -> None:
+        """Annotations read back from disk for ``source`` (not an undoable change)."""
+        if annotations:
+            self._annotations[source] = list(annotations)
+        if self._radiograph is not None and self._radiograph.source == source:
+            self._show_annotations()
 
     def set_measuring(self, enabled: bool) -> None:
         """The length tool on or off (the ruler, key M)."""
@@ -474,7 +561,7 @@ class FilmViewer(QGraphicsView):
         """Keep an annotation on this film; returns its label (the measured value)."""
         if self._radiograph is None:
             return ""
-        self._annotations.setdefault(self._radiograph.source, []).append(annotation)
+        self._change_annotations([*self.annotations(), annotation])
         self._show_annotations()
         label = describe(annotation, self._radiograph)
         if annotation.kind == "length":
@@ -487,17 +574,18 @@ class FilmViewer(QGraphicsView):
     def forget_annotations(self, source: str) -> None:
         """The film at ``source`` was closed: its annotations go with it."""
         self._annotations.pop(source, None)
+        self._history.forget(source)
         self._show_annotations()
 
     def remove_last_annotation(self) -> None:
         if self._radiograph is not None and self._annotations.get(self._radiograph.source):
-            self._annotations[self._radiograph.source].pop()
+            self._change_annotations(self.annotations()[:-1])
             self._show_annotations()
 
     def clear_measurements(self) -> None:
         """Remove every annotation of the current film."""
         if self._radiograph is not None:
-            self._annotations.pop(self._radiograph.source, None)
+            self._change_annotations(None)
         self._gesture = ToolGesture(self._tool) if self._tool else None
         self._show_annotations()
 
@@ -529,15 +617,21 @@ class FilmViewer(QGraphicsView):
         text, ok = QInputDialog.getText(self, "Text annotation", "Text:")
         return text.strip() if ok and text.strip() else None
 
-    def _tool_event(self, kind: str, view_pos: QPointF) -> None:
+    def _tool_event(
+        self, kind: str, view_pos: QPointF, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier
+    ) -> None:
         if self._gesture is None or self._radiograph is None:
             return
         film = self.film_point(view_pos)
         point = (film.x(), film.y())
+        # One use, then the tool is put down (the next click pans); Shift keeps it armed.
+        keep = bool(modifiers & Qt.KeyboardModifier.ShiftModifier)
         if kind == "press" and self._gesture.kind == "text":
             text = self.text_provider(point)
             if text:
                 self.add_annotation(Annotation("text", (point,), text))
+            if not keep:
+                self.set_tool(None)
             return
         if kind == "press":
             self._gesture.press(point)
@@ -549,6 +643,8 @@ class FilmViewer(QGraphicsView):
             finished = self._gesture.release(point)
             if finished is not None:
                 self.add_annotation(finished)
+                if not keep:
+                    self.set_tool(None)
         self._show_annotations()
 
     # ----- rendering -------------------------------------------------------------------------
@@ -711,7 +807,7 @@ class FilmViewer(QGraphicsView):
             event.accept()
             return
         if button == Qt.MouseButton.LeftButton and self._gesture is not None:
-            self._tool_event("press", event.position())
+            self._tool_event("press", event.position(), event.modifiers())
             event.accept()
             return
         super().mousePressEvent(event)
@@ -734,6 +830,8 @@ class FilmViewer(QGraphicsView):
             event.accept()
             return
         film_pos = self.film_point(pos)
+        if self.loupe.isVisible():
+            self.loupe.show_at(pos)
         if self._gesture is not None and self._gesture.fixed:
             self._tool_event("move", event.position())
         self.pixel_hovered.emit(self.probe(film_pos))
@@ -753,10 +851,25 @@ class FilmViewer(QGraphicsView):
             event.accept()
             return
         if button == Qt.MouseButton.LeftButton and self._gesture is not None and self._gesture.fixed:
-            self._tool_event("release", event.position())
+            self._tool_event("release", event.position(), event.modifiers())
             event.accept()
             return
         super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == MAGNIFIER_KEY and not event.modifiers() and self._radiograph is not None:
+            if not event.isAutoRepeat():
+                self.loupe.show_at(self.viewport().mapFromGlobal(QCursor.pos()))
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == MAGNIFIER_KEY and not event.isAutoRepeat():
+            self.loupe.hide()
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
 
     def leaveEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         self.pixel_hovered.emit(None)

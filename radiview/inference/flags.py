@@ -8,12 +8,14 @@ The card decides (field ``reading_flags``; every key optional, defaults below):
 
 - ``lifted``: codes the model's own validation has answered (e.g. ``"adult"`` once a
   leave-one-source-out evaluation shows adult COVID-19 calls hold up); they are not raised.
-- ``low_confidence_below``: a top probability under this is flagged ``low_confidence``.
+- ``low_confidence_below``: a headline whose step one (pneumonia pattern or not, see
+  radiview.inference.headline) is under this is flagged ``low_confidence``.
 - ``adult_from_years``: age from which a film is an adult film.
 - ``validated_dicom_sources``: institution or manufacturer names of DICOM sources the model
   was validated on. The training and test films are public JPEG/PNG collections, so by
   default every DICOM film comes from a source the model was not validated on. A JPEG/PNG
-  carries no source: nothing is said about it.
+  carries no source, no age and no view: each unknown is itself a warning (a file name is
+  not evidence), unless the caller says a validated site model covers the film.
 - ``site_dicom_sources`` (set by a site bundle): the institution / manufacturer / model of the
   DICOM films the site model was adapted and checked on; a film from one of them is not flagged.
 - ``heatmap_min_probability`` and ``no_heatmap_labels``: when a class's attention map is
@@ -28,13 +30,22 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from radiview.inference.headline import build_headline
 from radiview.inference.wording import class_title, format_probability
 
 ADULT = "adult"
+AGE_UNKNOWN = "age_unknown"
 UNVALIDATED_SOURCE = "unvalidated_source"
 AP_PORTABLE = "ap_portable"
+VIEW_UNKNOWN = "view_unknown"
 LOW_CONFIDENCE = "low_confidence"
-FLAG_CODES = (ADULT, UNVALIDATED_SOURCE, AP_PORTABLE, LOW_CONFIDENCE)
+FLAG_CODES = (ADULT, AGE_UNKNOWN, UNVALIDATED_SOURCE, AP_PORTABLE, VIEW_UNKNOWN, LOW_CONFIDENCE)
+#: Warnings about what the film does not say (age, view, source); a validated site model that
+#: covers the film answers them (``reading_flags(source_validated=True)``).
+UNKNOWN_CONTEXT_CODES = (AGE_UNKNOWN, UNVALIDATED_SOURCE, VIEW_UNKNOWN)
+AGE_UNKNOWN_TEXT = "age unknown: the model is unreliable on adults' films"
+VIEW_UNKNOWN_TEXT = "view unknown"
+UNVALIDATED_SOURCE_TEXT = "source not validated"
 
 DEFAULT_POLICY: Mapping[str, Any] = {
     "lifted": (),
@@ -124,38 +135,96 @@ def matches_site_source(metadata: Mapping[str, str], sources: Any) -> bool:
 
 
 def _source_flag(metadata: Mapping[str, str], policy: Mapping[str, Any], card: Any) -> Flag | None:
+    training = dict(getattr(card, "training_data", None) or {})
+    sources = ", ".join(sorted(training.get("counts", {}).get("test", {})))
+    tested = f" ({sources})" if sources else ""
     if not is_dicom_metadata(metadata):
-        return None
+        return Flag(
+            UNVALIDATED_SOURCE,
+            UNVALIDATED_SOURCE_TEXT,
+            "A JPEG/PNG file does not say where it was taken; the model was validated only on its "
+            f"test split's public collections{tested}.",
+        )
     if matches_site_source(metadata, policy.get("site_dicom_sources")):
         return None  # the site model was adapted and checked on films of this very source
     site = " / ".join(v for v in (_field(metadata, "institution"), _field(metadata, "manufacturer")) if v)
     validated = {str(s).strip().lower() for s in policy["validated_dicom_sources"]}
     if site and any(part.strip().lower() in validated for part in site.split("/")):
         return None
-    training = dict(getattr(card, "training_data", None) or {})
-    sources = ", ".join(sorted(training.get("counts", {}).get("test", {})))
     where = f"from {site}" if site else "from an unnamed site"
-    tested = f" ({sources})" if sources else ""
     return Flag(
         UNVALIDATED_SOURCE,
-        "film from a source the model was not validated on",
+        UNVALIDATED_SOURCE_TEXT,
         f"A DICOM film {where}; the model was tested only on public JPEG/PNG collections{tested}.",
     )
 
 
-def _ap_portable_flag(metadata: Mapping[str, str], view_position: str | None) -> Flag | None:
+def _view_flag(metadata: Mapping[str, str], view_position: str | None) -> Flag | None:
+    """AP/portable when the film says so; "view unknown" when it says nothing about its view."""
     view = (view_position or _field(metadata, "view_position")).strip().upper()
     words = " ".join(
         _field(metadata, key).upper() for key in ("series_description", "study_description", "protocol_name")
     )
     hit = "AP" if view == "AP" else (_PORTABLE_WORDS.search(words) or [None])[0]
-    if not hit:
+    if hit:
+        return Flag(
+            AP_PORTABLE,
+            "view AP/portable",
+            f"The film says {hit.lower() if hit != 'AP' else 'AP'}: heart and mediastinum look larger, "
+            "and most training films were PA.",
+        )
+    if view:
         return None
     return Flag(
-        AP_PORTABLE,
-        "view AP/portable",
-        f"The film says {hit.lower() if hit != 'AP' else 'AP'}: heart and mediastinum look larger, "
-        "and most training films were PA.",
+        VIEW_UNKNOWN,
+        VIEW_UNKNOWN_TEXT,
+        "The film does not say PA or AP: an AP/portable film makes the heart and mediastinum look "
+        "larger, and most training films were PA.",
+    )
+
+
+def view_magnifies_heart(metadata: Mapping[str, str], view_position: str | None = None) -> bool:
+    """True when the film is AP/portable or does not say its view: a cardiothoracic ratio
+    measured on it may be overestimated (an AP beam magnifies the heart)."""
+    flag = _view_flag(metadata, view_position)
+    return flag is not None and flag.code in (AP_PORTABLE, VIEW_UNKNOWN)
+
+
+def _share(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def adult_flag(age: float, card: Any) -> Flag:
+    """The adult warning in the card's own figures: normal adults called COVID-19 (most from a
+    hospital the model never saw), adult pneumonia causes not told apart."""
+    metrics = dict(getattr(card, "metrics", None) or {})
+    loso = metrics.get("leave_one_source_out") or {}
+    unseen: dict[str, float] = {}
+    for name, run in loso.items():
+        share = _share(run.get("non_covid_called_covid19")) if isinstance(run, Mapping) else None
+        if share is not None:
+            unseen[str(name)] = share
+    span = ""
+    if unseen:
+        low, high = min(unseen.values()), max(unseen.values())
+        span = f" ({low * 100:.0f}–{high * 100:.0f} % of non-COVID adult films from a hospital it never saw)"
+    details = [f"Age {age:.0f}."]
+    if unseen:
+        runs = ", ".join(f"{share * 100:.0f} % with {name} held out" for name, share in unseen.items())
+        details.append(f"Non-COVID adult films called COVID-19 in leave-one-source-out runs: {runs}.")
+    adults = (metrics.get("by_age_group") or {}).get("adult") or {}
+    sens = adults.get("sensitivity") or {}
+    if "bacterial_pneumonia" in sens and "viral_pneumonia" in sens:
+        details.append(
+            f"Adult bacterial / viral pneumonia sensitivity on the test split: "
+            f"{sens['bacterial_pneumonia'] * 100:.0f} % / {sens['viral_pneumonia'] * 100:.0f} %."
+        )
+    details.append("Every COVID-19 training film was an adult's, so an adult COVID-19 call is unverified.")
+    return Flag(
+        ADULT,
+        f"adult film: the model calls some normal adults COVID-19{span} and cannot tell adult "
+        "pneumonia causes apart",
+        " ".join(details),
     )
 
 
@@ -164,12 +233,15 @@ def reading_flags(
     metadata: Mapping[str, str],
     card: Any,
     view_position: str | None = None,
+    source_validated: bool = False,
 ) -> tuple[Flag, ...]:
     """The warnings for one reading, in a fixed order (``FLAG_CODES``).
 
     ``prediction`` is a ``Prediction``; a refused or missing one gets no flags (there is no
     answer to qualify). ``metadata`` is ``Radiograph.metadata`` (or any mapping with the same
     keys, DICOM keyword spellings accepted); ``view_position`` overrides its view.
+    ``source_validated``: a validated site model covers this film (radiview.site decides), so
+    an unknown age, view or source is not a warning.
     """
     if prediction is None or not getattr(prediction, "accepted", False):
         return ()
@@ -177,31 +249,25 @@ def reading_flags(
     lifted = {str(code) for code in policy["lifted"]}
     flags: list[Flag] = []
     age = age_years(metadata)
-    if age is not None and age >= float(policy["adult_from_years"]):
-        flags.append(
-            Flag(
-                ADULT,
-                "adult film: the model cannot tell COVID-19 from other adult pneumonia",
-                f"Age {age:.0f}. Every COVID-19 training film was an adult film and other adult "
-                "pneumonia was almost absent, so an adult film's COVID-19 call is unverified.",
-            )
-        )
+    if age is None:
+        flags.append(Flag(AGE_UNKNOWN, AGE_UNKNOWN_TEXT, "The film does not say the patient's age."))
+    elif age >= float(policy["adult_from_years"]):
+        flags.append(adult_flag(age, card))
     source = _source_flag(metadata, policy, card)
     if source is not None:
         flags.append(source)
-    ap = _ap_portable_flag(metadata, view_position)
-    if ap is not None:
-        flags.append(ap)
-    top = prediction.top_label
-    top_p = prediction.probability(top)
-    limit = float(policy["low_confidence_below"])
-    if top_p < limit:
+    view = _view_flag(metadata, view_position)
+    if view is not None:
+        flags.append(view)
+    if source_validated:
+        lifted |= set(UNKNOWN_CONTEXT_CODES)
+    headline = build_headline(prediction, card)
+    if headline is not None and headline.low_confidence:
         flags.append(
             Flag(
                 LOW_CONFIDENCE,
                 "low confidence",
-                f"{class_title(top)} at {format_probability(top_p)}, below the card's "
-                f"{format_probability(limit)}.",
+                f"{headline.step_one}, below the card's {format_probability(headline.low_confidence_below)}.",
             )
         )
     return tuple(flag for flag in flags if flag.code not in lifted)
@@ -209,6 +275,8 @@ def reading_flags(
 
 _SHORT_TEXT = {
     ADULT: "adult",
+    AGE_UNKNOWN: "age unknown",
+    VIEW_UNKNOWN: "view unknown",
     UNVALIDATED_SOURCE: "unvalidated source",
     AP_PORTABLE: "AP/portable",
     LOW_CONFIDENCE: "low confidence",

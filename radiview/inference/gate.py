@@ -181,8 +181,8 @@ def gate_verdict(
     if not np.isfinite(score) or score > spec.threshold:
         return GateVerdict(
             False,
-            f"unlike the training films (distance {score:.1f} > {spec.threshold:.1f}): "
-            "lateral view, CT or another kind of image?",
+            f"unlike the films the model was trained on (distance {score:.1f} > {spec.threshold:.1f}): "
+            "ICU/portable, unusual exposure, or not a frontal chest film?",
             float(score),
         )
     if spec.spatial is not None:
@@ -192,8 +192,8 @@ def gate_verdict(
         if not np.isfinite(spatial_score) or spatial_score > limit:
             return GateVerdict(
                 False,
-                f"layout unlike the training films (spatial distance {spatial_score:.1f} > "
-                f"{limit:.1f}): lateral view or another kind of image?",
+                f"layout unlike the films the model was trained on (spatial distance {spatial_score:.1f} > "
+                f"{limit:.1f}): ICU/portable, unusual positioning, or not a frontal chest film?",
                 float(score),
             )
     if frontal_layout is False:  # last: the distance checks' reasons stand where they refuse

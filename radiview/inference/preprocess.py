@@ -13,8 +13,8 @@ import torch
 from PIL import Image
 
 from radiview.inference.card import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
-from radiview.io.radiograph import Radiograph
-from radiview.io.windowing import apply_window_unit
+from radiview.io.radiograph import Radiograph, Window
+from radiview.io.windowing import apply_window_unit, window_from_percentiles
 
 #: The card's ``preprocessing`` section is THE config; this name stays for callers.
 PreprocessConfig = Preprocessing
@@ -23,6 +23,7 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "PreprocessConfig",
+    "model_window",
     "prepare_image",
     "preprocess",
     "to_input_batch",
@@ -30,11 +31,25 @@ __all__ = [
 ]
 
 
+def model_window(radiograph: Radiograph) -> Window:
+    """The model's intensity mapping: the 0.5-99.5 percentile window of the film's own pixels.
+
+    Never a window stored in the file for display: the same pixels under two stored VOI
+    windows gave two readings (issue 21). Every training and test film was a JPEG/PNG, whose
+    default window io computes exactly so (``window_from_percentiles``), so what the model saw
+    in training is unchanged; a DICOM film now gets the same mapping. (A VOI LUT *Sequence*
+    is applied into the pixels by io and still shapes them.)
+    """
+    return window_from_percentiles(radiograph.pixels)
+
+
 def prepare_image(radiograph: Radiograph, config: Preprocessing) -> np.ndarray:
     """Resize (anti-aliased) to the input size, then window to float32 [0, 1], shape (H, W).
 
-    Resizing first keeps this cheap on 3000-px films; windowing is then a per-pixel op.
+    The window is ``model_window`` (from the full-resolution pixels); resizing first keeps the
+    per-pixel op cheap on 3000-px films.
     """
+    window = model_window(radiograph)
     height, width = config.input_size
     pixels = radiograph.pixels
     if pixels.shape != (height, width):
@@ -44,7 +59,7 @@ def prepare_image(radiograph: Radiograph, config: Preprocessing) -> np.ndarray:
             ),
             dtype=np.float32,
         )
-    return apply_window_unit(pixels, radiograph.default_window)
+    return apply_window_unit(pixels, window)
 
 
 def to_input_tensor(image: np.ndarray, config: Preprocessing) -> torch.Tensor:

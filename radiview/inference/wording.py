@@ -28,6 +28,9 @@ FOUR_CLASS_NOTE = (
     "and cannot see any other disease, device or finding."
 )
 
+#: A fixed line in every reading's warning box: what a reader might assume the model checks.
+NOT_ASSESSED_LINE = "Does not assess pneumothorax, effusion, lines and tubes, nodules, fractures."
+
 
 def format_probability(probability: float) -> str:
     """THE probability format everywhere (panel, tables, PDF): ``0.9745`` → ``"97.5 %"``."""
@@ -49,25 +52,25 @@ def finding_title(label: str) -> str:
 
 _DISTANCE = re.compile(r"\((spatial )?distance ([-+\d.einf]+) > ([-+\d.einf]+)\)")
 
+#: What a distance refusal knows: the film is far from the training films. Why is a guess; the
+#: causes seen on real films are ICU/portable films, unusual exposure and non-frontal views
+#: (issue 21: 44 of 243 ICU films from one unseen hospital were refused, and called "not a
+#: frontal chest film", which was false).
+GATE_DISTANCE_REASON = (
+    "unlike the films the model was trained on (ICU/portable, unusual exposure, or not a frontal chest film)"
+)
+
 
 def human_gate_reason(reason: str) -> tuple[str, str]:
     """A gate refusal in a reader's words, plus the raw figures for a tooltip.
 
-    ``"unlike the training films (distance 86.4 > 52.3): …"`` →
-    ``("does not look like a frontal chest film (far from the training films)",
-    "feature distance 86.4, limit 52.3")``. Reasons without a distance are already plain
-    and come back unchanged with an empty detail.
+    ``"unlike the films the model was trained on (distance 86.4 > 52.3): …"`` →
+    ``(GATE_DISTANCE_REASON, "feature distance 86.4, limit 52.3")``. Reasons without a
+    distance are already plain and come back unchanged with an empty detail.
     """
     match = _DISTANCE.search(reason or "")
     if match is None:
         return reason, ""
     spatial, score, limit = match.groups()
-    if spatial:
-        return (
-            "does not look like a frontal chest film (layout far from the training films)",
-            f"layout distance {score}, limit {limit}",
-        )
-    return (
-        "does not look like a frontal chest film (far from the training films)",
-        f"feature distance {score}, limit {limit}",
-    )
+    kind = "layout" if spatial else "feature"
+    return GATE_DISTANCE_REASON, f"{kind} distance {score}, limit {limit}"

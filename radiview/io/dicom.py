@@ -195,8 +195,12 @@ def _pixel_keyword(ds: Dataset, path: Path) -> str:
     if len(ds) == 0:  # pydicom returns an empty data set when the file ends mid-element
         raise CorruptFileError("truncated or damaged DICOM file: no data elements could be read", path)
     if keyword is None:
-        if "Rows" in ds or "BitsAllocated" in ds:  # an image header whose pixel data is cut off
-            raise CorruptFileError("truncated DICOM file: the image's pixel data is missing or cut off", path)
+        if "Rows" in ds or "BitsAllocated" in ds:  # an image header and no pixels after it
+            raise MissingPixelDataError(
+                "DICOM without pixel data: the header describes an image but the file holds no "
+                "pixels (an incomplete transfer, or a header-only copy)",
+                path,
+            )
         sop = ds.get("SOPClassUID")
         what = f" ({getattr(sop, 'name', sop)})" if sop else ""
         raise MissingPixelDataError(f"DICOM file has no pixel data{what}", path)
@@ -220,6 +224,28 @@ def _geometry(ds: Dataset, path: Path) -> _Geometry:
         photometric=str(ds.get("PhotometricInterpretation", "") or "").strip().upper(),
         bits_stored=int(ds.get("BitsStored", ds.get("BitsAllocated", 8)) or 8),
         tsyntax=UID(str(ds.file_meta.TransferSyntaxUID)),
+    )
+
+
+def _check_native_length(ds: Dataset, geo: _Geometry, path: Path) -> None:
+    """An uncompressed image whose pixel bytes stop short: say how much of the file arrived
+    ("file incomplete: 4.4 of 13.0 MB") instead of the decoder's byte counts."""
+    bits = int(ds.get("BitsAllocated", 0) or 0)
+    if bits <= 0 or bits % 8:
+        return  # 1-bit and odd layouts: the decoder's own check speaks
+    expected = geo.rows * geo.columns * geo.samples * geo.frames * bits // 8
+    actual = len(ds.PixelData or b"")
+    if actual >= expected:
+        return
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0
+    whole = size + expected - actual
+    raise CorruptFileError(
+        f"file incomplete: {size / 1e6:.1f} of {whole / 1e6:.1f} MB (the image data stops "
+        f"after {actual * 100 // expected} %; an interrupted copy or transfer?)",
+        path,
     )
 
 
@@ -262,6 +288,8 @@ def _build_radiograph(ds: Dataset, path: Path, frame: int | None = None) -> Radi
         raise UnsupportedImageError(f"frame {frame + 1} asked for, the file has {geo.frames}", path)
     index = frame if frame is not None else 0
     decoder = ""
+    if keyword == "PixelData" and not geo.tsyntax.is_compressed:
+        _check_native_length(ds, geo, path)
     if keyword == "PixelData":
         decoder = choose_decoder(ds, geo.tsyntax, geo.bits_stored, geo.frames, path, index)
     arr = decode_frame(ds, decoder, geo.frames, geo.samples, path, index)

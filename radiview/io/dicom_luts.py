@@ -20,6 +20,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from radiview.io.radiograph import Window
+from radiview.io.windowing import STORED_WINDOWS_KEY, format_stored_windows
 
 
 def apply_lut(values: np.ndarray, lut: np.ndarray, first_mapped: int) -> np.ndarray:
@@ -57,12 +58,16 @@ def apply_gray_pipeline(
         metadata["voi"] = f"VOI LUT ({len(lut)} entries)"
     else:
         window = _window_from_tags(ds, metadata, warnings)
+    stored = _stored_windows(ds) if voi_item is None else []
 
     shape = str(ds.get("PresentationLUTShape", "") or "").strip().upper()
     if photometric == "MONOCHROME1" or shape == "INVERSE":
         pixels = np.float32(lo + hi) - pixels
         if window is not None:
             window = Window(center=(lo + hi) - window.center, width=window.width)
+        stored = [(Window(center=(lo + hi) - w.center, width=w.width), name) for w, name in stored]
+    if len(stored) > 1:  # the first is the default window; the others are offered as presets
+        metadata[STORED_WINDOWS_KEY] = format_stored_windows(stored)
     return np.ascontiguousarray(pixels, dtype=np.float32), window
 
 
@@ -133,6 +138,34 @@ def _lut_values(item: Dataset, ds: Dataset) -> tuple[np.ndarray, int]:
     if first >= 32768 and int(ds.get("PixelRepresentation", 0) or 0) == 1:
         first -= 65536  # the first mapped value is signed for signed pixel data (US or SS)
     return lut.astype(np.float32), first
+
+
+def _stored_windows(ds: Dataset) -> list[tuple[Window, str]]:
+    """Every Window Center/Width pair in the file (a multi-valued tag holds several), as
+    the default window is converted, with its Window Center & Width Explanation."""
+    centers, widths = _values(ds.get("WindowCenter")), _values(ds.get("WindowWidth"))
+    names = [str(n) for n in _values(ds.get("WindowCenterWidthExplanation"))]
+    function = str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").strip().upper()
+    out = []
+    for i, (c, w) in enumerate(zip(centers, widths, strict=False)):
+        try:
+            center, width = float(c), float(w)
+        except (TypeError, ValueError):
+            continue
+        if not (np.isfinite(center) and np.isfinite(width)) or width <= 0:
+            continue
+        if function == "LINEAR" and width > 1:
+            center, width = center - 0.5, width - 1.0  # PS3.3 C.11.2.1.2.1, as the default
+        out.append((Window(center=center, width=width), names[i].strip() if i < len(names) else ""))
+    return out
+
+
+def _values(value: Any) -> list[Any]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str | bytes) or not hasattr(value, "__len__"):
+        return [value]
+    return list(value)
 
 
 def _window_from_tags(ds: Dataset, metadata: dict[str, str], warnings: list[str]) -> Window | None:

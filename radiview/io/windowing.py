@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from radiview.io.radiograph import Window
@@ -59,6 +61,31 @@ def window_for_bone(pixels: np.ndarray) -> Window:
     top = float(np.percentile(body, 99.95))
     upper = top + BONE_HEADROOM * max(top - lower, 1e-6)
     return Window.from_bounds(lower, upper)
+
+
+#: Radiograph.metadata key listing every window a DICOM file stores (display space).
+STORED_WINDOWS_KEY = "stored_windows"
+_STORED = re.compile(r"W (\S+) / L (\S+)(?: \(([^)]*)\))?")
+
+
+def format_stored_windows(windows: list[tuple[Window, str]]) -> str:
+    """``"W 400 / L 40 (LUNG); W 1500 / L -600"``: readable in the tag list, and parsed back."""
+    return "; ".join(
+        f"W {w.width:.6g} / L {w.center:.6g}" + (f" ({name.replace(')', '')})" if name else "")
+        for w, name in windows
+    )
+
+
+def parse_stored_windows(text: str) -> list[tuple[Window, str]]:
+    """The windows ``format_stored_windows`` wrote (bad entries are skipped)."""
+    out = []
+    for match in _STORED.finditer(text or ""):
+        try:
+            width, center = float(match.group(1)), float(match.group(2))
+        except ValueError:
+            continue
+        out.append((Window(center=center, width=width), match.group(3) or ""))
+    return out
 
 
 def _sample(pixels: np.ndarray) -> np.ndarray:

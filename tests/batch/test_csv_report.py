@@ -25,7 +25,7 @@ from radiview.inference.prediction import GateVerdict, Prediction
 
 LABELS = ("normal", "bacterial_pneumonia", "viral_pneumonia", "covid19")
 BASE = "file,status,prediction,p_normal,p_bacterial_pneumonia,p_viral_pneumonia,p_covid19,message"
-HEADER = BASE + ",model,patient_id,accession,study_date,flags"
+HEADER = BASE + ",model,patient_id,accession,study_date,flags,headline"
 MODEL = "m@1 0123456789ab"
 
 
@@ -75,9 +75,21 @@ def test_rows_fill_prediction_and_probabilities_only_when_ok() -> None:
         "ACC-9",
         "2024-01-02",
         "AP;adult",
+        "Pneumonia pattern (any cause) 87.7 %; most like: bacterial 57 % · viral 34 % · COVID-19 9 %",
     ]
     stripped = format_csv_row(ok("a.png", identifiers=ids), LABELS, strip_identifiers=True)
-    assert stripped[-4:-1] == ["", "", ""]
+    assert stripped[-5:-2] == ["", "", ""]
+
+
+def test_headline_column_is_appended_and_follows_the_rows_low_confidence_flag() -> None:
+    unsure = format_csv_row(ok("u.png", (0.45, 0.3, 0.2, 0.05), flags=("low_confidence",)), LABELS)
+    assert unsure[-1] == (
+        "Pneumonia pattern (any cause) 55.0 % · low confidence; "
+        "most like: bacterial 55 % · viral 36 % · COVID-19 9 %"
+    )
+    sure = format_csv_row(ok("s.png", (0.998, 0.001, 0.0005, 0.0005)), LABELS)
+    assert sure[-1] == "No pneumonia pattern >99 %"  # capped at 99 %
+    assert format_csv_row(refused("r.png"), LABELS)[-1] == "" == format_csv_row(error("e.png"), LABELS)[-1]
     assert format_csv_row(refused("r.png"), LABELS)[:8] == [
         "r.png",
         "refused",
@@ -175,7 +187,7 @@ def _row(
     message: str = "",
     model: str = MODEL,
 ) -> str:
-    return f"{file},{status},{top},{probs},{message},{model},,,,\n"
+    return f"{file},{status},{top},{probs},{message},{model},,,,,\n"
 
 
 @pytest.mark.parametrize(
@@ -219,6 +231,10 @@ def test_resume_refuses_other_labels_old_reports_and_other_models(tmp_path: Path
     out.write_text("file,status,prediction,p_a,p_b,message,model,patient_id,accession,study_date,flags\n")
     with pytest.raises(ReportError, match="do not match"):
         CsvReportWriter(out, LABELS, MODEL, mode="resume").open()
+    no_headline = tmp_path / "no_headline.csv"
+    no_headline.write_text(HEADER.removesuffix(",headline") + "\n")
+    with pytest.raises(ReportError, match="no headline column"):
+        CsvReportWriter(no_headline, LABELS, MODEL, mode="resume").open()
     old = tmp_path / "old.csv"
     old.write_text(BASE + "\na.png,ok,normal,0.7000,0.1000,0.1000,0.1000,\n")
     with pytest.raises(ReportError, match="older RadiView"):

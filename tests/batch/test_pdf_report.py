@@ -70,7 +70,7 @@ def test_pdf_has_summary_table_thumbnails_and_the_notice_on_every_page(tmp_path:
     assert "refused by the input gate: 1" in pages[0]
     assert "Grad-CAM thumbnails: 3 of 50 " in pages[0] and "\n47 over the per-run cap." in pages[0]
     assert "scan_000.png" in pages[1] and "scan_049.png" in pages[2]
-    assert "scan_002.png" in pages[3] and "bacterial_pneumonia 0.60" in pages[3]
+    assert "scan_002.png" in pages[3] and "Bacterial pneumonia 60.0 %" in pages[3]
     assert not list(tmp_path.glob(".report.pdf.*"))  # no temp file left behind
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert "not a medical device" in text.lower()
@@ -82,6 +82,35 @@ def test_long_messages_are_given_in_full_after_the_table(tmp_path: Path) -> None
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert "Messages in full" in text
     assert "e.png: " + " ".join(long.split()) in " ".join(text.split())
+
+
+def test_table_gives_the_two_step_reading_capped_and_cuts_text_on_the_right(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    long_name = "a_very_long_folder_name/with_a_longer_file_name_inside.dcm"
+    sure = ok("sure.png", (0.998, 0.001, 0.0005, 0.0005))
+    covid = replace(ok("covid.png", (0.0005, 0.0005, 0.0005, 0.9985)), thumbnail=None)
+    thumb = Thumbnail(np.zeros((40, 30, 3), np.uint8), "covid19", 0.9985)
+    reason = (
+        "unlike the films the model was trained on "
+        "(ICU/portable, unusual exposure, or not a frontal chest film)"
+    )
+    records = [
+        ok(long_name),
+        sure,
+        replace(covid, thumbnail=thumb),
+        replace(refused("r.png"), message=reason),
+    ]
+    pdf = write_pdf_report(tmp_path / "r.pdf", records, "m@1", LABELS, "x")
+    pages = pdf_page_texts(pdf)
+    out = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    table = out.split("\f")[1]
+    assert "Pneumonia 90.0 %" in table and "bacterial" in table  # step one, then the likeliest cause
+    assert "No pneumonia >99 %" in table and "covid19 1.00" not in "".join(pages)
+    assert "a_very_long_folder_name…" in table  # cut on the right, read from its start
+    assert "unlike the films the model w" in table and "…eral view" not in table
+    assert "Pneumonia pattern (any cause): 2" in pages[0] and "No pneumonia pattern: 1" in pages[0]
+    assert "COVID-19 >99 %" in pages[-1]
 
 
 def test_thumbnail_note_says_why_a_flagged_film_has_none() -> None:

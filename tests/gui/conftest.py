@@ -115,6 +115,7 @@ def make_window(qtbot, tiny_bundle: Path):  # type: ignore[no-untyped-def]
         kwargs.setdefault("settings", load_settings())
         kwargs.setdefault("bundle_dir", tiny_bundle)
         window = MainWindow(**kwargs)
+        window.reading.save_annotations = False  # tests never write beside the shared films
         qtbot.addWidget(window)
         window.show()
         qtbot.waitExposed(window)

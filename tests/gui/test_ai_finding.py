@@ -14,7 +14,8 @@ from radiview.assets import default_model_dir
 from radiview.gui.main_window import APP_TITLE, TITLE_NOTICE
 from radiview.gui.panels.prediction import MIN_PANEL_WIDTH, PANEL_TITLE
 from radiview.gui.workers import AnalysisResult, ExplanationResult
-from radiview.inference.flags import ADULT, LOW_CONFIDENCE, UNVALIDATED_SOURCE
+from radiview.inference.flags import ADULT, AGE_UNKNOWN, UNVALIDATED_SOURCE, VIEW_UNKNOWN
+from radiview.inference.headline import display_probability
 from radiview.inference.prediction import Explanation, GateVerdict, Prediction
 from tests.gui.conftest import open_and_wait
 
@@ -55,16 +56,25 @@ def test_adult_dicom_gets_its_warnings_beside_the_finding(qtbot, real_window, ni
     # but its pneumonia call is no better founded: the warnings beside it are what a reader needs.
     assert prediction.top_label == "bacterial_pneumonia" and prediction.probability("covid19") < 0.05
     assert real_window.prediction_dock.windowTitle() == PANEL_TITLE == "AI finding"
-    assert panel.finding_label.text().startswith("Bacterial pneumonia pattern · ")
-    assert panel.finding_label.text().endswith("\u00a0%") and "four classes" in panel.finding_label.toolTip()
-    assert [f.code for f in panel.flags] == [ADULT, UNVALIDATED_SOURCE, LOW_CONFIDENCE]  # top p 0.557 < 0.6
-    assert not panel.warnings_box.isHidden()
-    assert (
-        "adult film: the model cannot tell COVID-19 from other adult pneumonia" in panel.warnings_box.text()
+    # Two steps: over 95 % some pneumonia (bacterial + viral), then which cause; the low
+    # confidence of the old top-class headline (bacterial alone, under 0.6) is gone.
+    p_any = 1.0 - prediction.probability("normal")
+    assert p_any > 0.95 and prediction.probability("bacterial_pneumonia") < 0.6
+    assert panel.finding_label.text() == f"Pneumonia pattern (any cause) {p_any * 100:.1f}\u00a0%"
+    bacterial = prediction.probability("bacterial_pneumonia") / p_any
+    assert panel.cause_label.text().startswith(f"most like: bacterial {bacterial * 100:.0f}\u00a0% · viral ")
+    assert "four classes" in panel.finding_label.toolTip()
+    assert [f.code for f in panel.flags] == [ADULT, UNVALIDATED_SOURCE, VIEW_UNKNOWN]  # no ViewPosition
+    assert "Does not assess pneumothorax, effusion, lines and tubes, nodules, fractures." in (
+        panel.warnings_box.text()
     )
-    assert "film from a source the model was not validated on" in panel.warnings_box.text()
+    assert not panel.warnings_box.isHidden()
+    assert "adult film: the model calls some normal adults COVID-19" in panel.warnings_box.text()
+    assert "source not validated" in panel.warnings_box.text() and "view unknown" in panel.warnings_box.text()
     # One format for every probability on screen.
-    assert all(bar.text().endswith(" %") and "." in bar.text() for bar in panel.bars.values())
+    assert all(
+        bar.text() == display_probability(prediction.probability(lb)) for lb, bar in panel.bars.items()
+    )
     # The heatmap is computed but off on a new film; its class name is human.
     assert real_window.viewer.has_heatmap() and not real_window.viewer.overlay_visible
     assert real_window.viewer.heatmap_label == "Bacterial pneumonia"
@@ -76,7 +86,9 @@ def test_siim_heatmap_policy_and_marker_mask(qtbot, real_window, siim) -> None: 
     panel = real_window.prediction_panel
     # model 2.0: bacterial 44.8 %, normal 27.3 %, viral 24.2 %, COVID-19 3.7 %
     assert prediction.top_label == "bacterial_pneumonia"
-    assert panel.finding_label.text().startswith("Bacterial pneumonia pattern · ")
+    p_any = 1.0 - prediction.probability("normal")
+    assert panel.finding_label.text() == f"Pneumonia pattern (any cause) {p_any * 100:.1f}\u00a0%"
+    assert panel.cause_label.text().startswith("most like: bacterial ")
     # No map for "no pneumonia": the panel says why.
     with qtbot.waitSignal(real_window.explanation_ready, timeout=60000):
         panel.class_combo.setCurrentIndex(panel.class_combo.findData("normal"))
@@ -137,7 +149,8 @@ def test_broken_film_after_a_good_one_leaves_nothing_of_it(qtbot, real_window, n
         window.empty_hint.isVisible() and window.empty_hint.title_label.text() == "Could not open empty.dcm"
     )
     assert "empty" in window.empty_hint.problem_label.text().lower()
-    assert window.shown_errors and window.shown_errors[-1][0] == "Cannot open film"
+    assert window.last_error.title == "Cannot open film" and window.reading.file_banner.isVisible()
+    assert window.shown_errors == []  # no modal dialog for a bad file (issue 21)
 
 
 def test_results_for_a_replaced_film_are_dropped(qtbot, real_window, nih, siim) -> None:  # type: ignore[no-untyped-def]
@@ -157,7 +170,7 @@ def test_results_for_a_replaced_film_are_dropped(qtbot, real_window, nih, siim) 
     window.inference.explanation_ready.emit(ExplanationResult(stale_id, heat))
     qtbot.wait(50)
     assert window.session.prediction is current[0] and window.viewer._heatmap is current[1]
-    assert panel_text(window) == current[2] and "Bacterial pneumonia pattern" in current[2]
+    assert panel_text(window) == current[2] and "Pneumonia pattern (any cause)" in current[2]
 
 
 def panel_text(window) -> str:  # type: ignore[no-untyped-def]
@@ -221,7 +234,12 @@ def test_empty_window_offers_open_and_samples(qtbot, real_window, data_dir) -> N
     with qtbot.waitSignal(window.prediction_ready, timeout=60000):
         action.trigger()
     assert not hint.isVisible() and window.viewer.radiograph.name == action.text()
-    assert window.prediction_panel.flags == ()  # a child's JPEG: nothing to warn about
+    # A JPEG says no age, view or source: each is a warning (issue 21), not silence.
+    assert [f.code for f in window.prediction_panel.flags][:3] == [
+        AGE_UNKNOWN,
+        UNVALIDATED_SOURCE,
+        VIEW_UNKNOWN,
+    ]
     window.close_film()
     assert hint.isVisible() and window.statusBar().currentMessage() == ""
     assert window.zoom_label.text() == "" and window.pixel_label.text() == ""

@@ -13,6 +13,8 @@ from PIL import Image
 from PySide6.QtCore import Qt
 
 from radiview.batch.csv_report import read_csv_report
+from radiview.gui.panels.screening_table import SORT_ROLE
+from radiview.inference.wording import GATE_DISTANCE_REASON
 from tests.gui.conftest import film_pixels
 
 
@@ -43,7 +45,12 @@ def test_screening_fills_a_sortable_filterable_table(qtbot, window, tmp_path) ->
     assert "Finished: 7 / 7 films" in panel.rate_label.text()
     assert panel.progress_bar.value() == 7 and panel.start_button.isEnabled()
     assert not panel.cancel_button.isEnabled()
-    # The table starts sorted A→Z by file.
+    # The table starts sorted by risk (issue 21): read films by their reading, unread ones after
+    # the pneumonia patterns; a click on File sorts A→Z.
+    reading = panel.model.column("reading")
+    risks = [panel.proxy.index(r, reading).data(SORT_ROLE) for r in range(panel.proxy.rowCount())]
+    assert risks == sorted(risks)
+    panel.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
     names = [panel.proxy.index(r, 0).data() for r in range(panel.proxy.rowCount())]
     assert names == sorted(names) and names[0] == "broken0.png"
 
@@ -56,11 +63,11 @@ def test_screening_fills_a_sortable_filterable_table(qtbot, window, tmp_path) ->
     panel.filter_edit.setText("")
 
     # Sort by P(covid19), descending: numeric order, error rows last.
-    column = panel.model.headers().index("P(COVID-19)")
+    column = panel.model.column("p_covid19")
     panel.table.sortByColumn(column, Qt.SortOrder.DescendingOrder)
     shown = [panel.proxy.index(r, column).data() for r in range(panel.proxy.rowCount())]
     assert all(v.endswith(" %") for v in shown if v)  # the one probability format
-    values = [float(v.removesuffix(" %")) for v in shown if v]
+    values = [float(v.removesuffix(" %").lstrip("<>")) for v in shown if v]
     assert values == sorted(values, reverse=True) and shown[-1] == ""
 
     # Double-clicking a row opens that film in the viewer.
@@ -285,7 +292,8 @@ def test_table_words_and_stable_resumed_values(qtbot) -> None:  # type: ignore[n
         assert model.index(0, column).data() == model.index(1, column).data()
     assert model.index(0, 3).data() in ("12.3 %", "12.4 %")
     message = model.index(2, model.columnCount() - 1)
-    assert message.data() == "does not look like a frontal chest film (far from the training films)"
+    assert message.data() == GATE_DISTANCE_REASON
+    assert GATE_DISTANCE_REASON.endswith("(ICU/portable, unusual exposure, or not a frontal chest film)")
     assert "feature distance 86.4, limit 52.3" in message.data(Qt.ItemDataRole.ToolTipRole)
     panel.finish(SimpleNamespace(cancelled=False, done=3, total=3, elapsed_s=1.0))
     assert panel.table.columnWidth(model.columnCount() - 1) >= MESSAGE_MIN_WIDTH

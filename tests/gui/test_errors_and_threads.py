@@ -15,20 +15,21 @@ from tests.gui.conftest import open_and_wait
 
 
 @pytest.mark.parametrize(("kind", "words"), [("empty", "empty"), ("garbage", "")])
-def test_bad_file_shows_a_specific_dialog(qtbot, window, films, kind: str, words: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_file_shows_a_non_modal_banner(qtbot, window, films, kind: str, words: str) -> None:  # type: ignore[no-untyped-def]
     with qtbot.waitSignal(window.error_shown, timeout=30000) as blocker:
         window.open_file(films[kind])
     error = blocker.args[0]
     assert error.expected and error.title == "Cannot open film"
     assert films[kind].name in error.message and words in error.message.lower()
-    dialog = window.last_error_dialog
-    assert isinstance(dialog, ErrorDialog) and dialog.isVisible()
-    assert films[kind].name in dialog.informativeText()
-    assert not dialog.detailedText()  # expected errors carry no traceback
-    dialog.accept()
+    # Issue 21: a modal dialog per broken file stalled PageDown; a banner over the film says it.
+    assert window.last_error_dialog is None and QApplication.activeModalWidget() is None
+    banner = window.reading.file_banner
+    assert banner.isVisible() and films[kind].name in banner.text()
+    assert str(films[kind].parent) not in banner.text()  # the name, not the whole path
     assert not window.session.busy
     # The app carries on: a good film opens next.
     assert open_and_wait(qtbot, window, films["png8"]).accepted
+    assert not banner.isVisible()
 
 
 def test_missing_file(qtbot, window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -44,6 +45,8 @@ def test_injected_error_presenter(qtbot, make_window, films) -> None:  # type: i
     )
     with qtbot.waitSignal(window.error_shown, timeout=30000):
         window.open_file(films["empty"])
+    assert shown == []  # a bad film is a banner, not the presenter's dialog
+    window._present_error(window.last_error)
     assert shown == [("Cannot open film", window.last_error.message)]
 
 

@@ -20,7 +20,12 @@ def test_top_class_is_highlighted(qtbot) -> None:  # type: ignore[no-untyped-def
     assert panel.bars["viral_pneumonia"].text() == "60.0 %"
     assert panel.bar_labels["viral_pneumonia"].font().bold()
     assert not panel.bar_labels["normal"].font().bold()
-    assert panel.finding_label.text() == "Viral pneumonia pattern · 60.0\u00a0%"
+    # Step one: 90 % of the mass is some pneumonia; step two: which cause, as shares of it.
+    assert panel.finding_label.text() == "Pneumonia pattern (any cause) 90.0\u00a0%"
+    assert panel.cause_label.text() == "most like: viral 67\u00a0% · bacterial 22\u00a0% · COVID-19 11\u00a0%"
+    panel.show_prediction(Prediction(LABELS, (0.996, 0.002, 0.001, 0.001), GateVerdict(True), "m@1"))
+    assert panel.finding_label.text() == "No pneumonia pattern >99\u00a0%" and panel.cause_label.isHidden()
+    assert panel.bars["normal"].text() == ">99 %" and panel.bars["covid19"].text() == "<1 %"
     assert "four classes" in panel.finding_label.toolTip()
     assert panel.refusal_box.isHidden() and panel.bars_box.isEnabled()
 

@@ -98,6 +98,9 @@ def test_tool_gestures_through_the_window(qtbot, window, calibrated) -> None:  #
     assert len(viewer.annotations()) == 5
     qtbot.keyClick(viewer, Qt.Key.Key_Delete)
     assert len(viewer.annotations()) == 4
+    assert viewer.tool is None  # each tool is put down after one use (issue 21)
+    qtbot.keyClick(viewer, "t")
+    assert viewer.tool == "text"
     qtbot.keyClick(viewer, "t")  # the same key again: back to panning
     assert viewer.tool is None
 

@@ -198,7 +198,9 @@ def test_ruler_in_mm_with_spacing_and_px_without(qtbot, window, films) -> None: 
     assert "mm" in window.measure_label.text()
     horizontal = window.viewer.measure(QPointF(0, 0), QPointF(50, 0))
     assert horizontal.length == pytest.approx(50 * 0.4)
-    key(qtbot, window, Qt.Key.Key_Escape)
+    key(qtbot, window, Qt.Key.Key_Escape)  # Esc puts the ruler down, keeps the lengths (issue 21)
+    assert not window.viewer.measuring and window.viewer.last_measurement == horizontal
+    window.clear_measure_action.trigger()  # the menu entry still clears them
     assert window.viewer.last_measurement is None
     open_and_wait(qtbot, window, films["png8"], analysed=False)
     assert window.viewer.measure(QPointF(0, 0), QPointF(30, 40)).__str__() == "50.0 px"

@@ -224,8 +224,8 @@ def test_far_features_are_refused_with_the_distance_in_the_reason(
     assert prediction.top_label is None
     assert prediction.gate.score > 30.0
     assert prediction.gate.reason == (
-        f"unlike the training films (distance {prediction.gate.score:.1f} > 30.0): "
-        "lateral view, CT or another kind of image?"
+        f"unlike the films the model was trained on (distance {prediction.gate.score:.1f} > 30.0): "
+        "ICU/portable, unusual exposure, or not a frontal chest film?"
     )
 
 
@@ -297,8 +297,8 @@ def test_layout_check_runs_in_predict_and_analyze(
 
     strict = Classifier.from_bundle(_spatial_bundle(tmp_path / "b", distance * 0.999), device="cpu")
     expected = (
-        f"layout unlike the training films (spatial distance {distance:.1f} > {distance * 0.999:.1f}): "
-        "lateral view or another kind of image?"
+        f"layout unlike the films the model was trained on (spatial distance {distance:.1f} > "
+        f"{distance * 0.999:.1f}): ICU/portable, unusual positioning, or not a frontal chest film?"
     )
     predicted = strict.predict(radiograph)
     assert not predicted.accepted and predicted.gate.reason == expected

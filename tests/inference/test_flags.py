@@ -11,9 +11,11 @@ from radiview.assets import default_model_dir
 from radiview.inference.bundle import read_model_card
 from radiview.inference.flags import (
     ADULT,
+    AGE_UNKNOWN,
     AP_PORTABLE,
     LOW_CONFIDENCE,
     UNVALIDATED_SOURCE,
+    VIEW_UNKNOWN,
     age_years,
     flags_cell,
     heatmap_withheld_reason,
@@ -29,6 +31,7 @@ from radiview.inference.wording import (
 
 LABELS = ("normal", "bacterial_pneumonia", "viral_pneumonia", "covid19")
 DICOM_META = {"transfer_syntax": "Explicit VR Little Endian", "modality": "DX"}
+PA = {"view_position": "PA"}
 
 
 def prediction(*probabilities: float, accepted: bool = True) -> Prediction:
@@ -60,13 +63,21 @@ def test_clinician_words() -> None:
 
 
 def test_gate_distances_become_words_with_the_number_kept() -> None:
-    text, detail = human_gate_reason(
-        "unlike the training films (distance 86.4 > 52.3): lateral view, CT or another kind of image?"
+    # Issue 21: "does not look like a frontal chest film" was false for 44 refused ICU films.
+    honest = (
+        "unlike the films the model was trained on "
+        "(ICU/portable, unusual exposure, or not a frontal chest film)"
     )
-    assert "does not look like a frontal chest film" in text and "86.4" not in text
-    assert detail == "feature distance 86.4, limit 52.3"
+    for raw in (
+        "unlike the training films (distance 86.4 > 52.3): lateral view, CT or another kind of image?",
+        "unlike the films the model was trained on (distance 86.4 > 52.3): ICU/portable, unusual exposure, "
+        "or not a frontal chest film?",
+    ):
+        text, detail = human_gate_reason(raw)
+        assert text == honest and "86.4" not in text
+        assert detail == "feature distance 86.4, limit 52.3"
     text, detail = human_gate_reason("layout unlike the training films (spatial distance 50.1 > 44.6): x?")
-    assert "layout far from the training films" in text and detail == "layout distance 50.1, limit 44.6"
+    assert text == honest and detail == "layout distance 50.1, limit 44.6"
     plain = "colour photograph, not a radiograph"
     assert human_gate_reason(plain) == (plain, "")
 
@@ -91,27 +102,45 @@ def test_age(metadata: dict[str, str], years: float | None) -> None:
 
 
 def test_adult_dicom_gets_adult_and_source_flags() -> None:
-    flags = reading_flags(prediction(0.02, 0.0, 0.0, 0.98), {**DICOM_META, "age": "081Y"}, card())
+    flags = reading_flags(prediction(0.02, 0.0, 0.0, 0.98), {**DICOM_META, **PA, "age": "081Y"}, card())
     assert codes(flags) == [ADULT, UNVALIDATED_SOURCE]
-    assert flags[0].text == "adult film: the model cannot tell COVID-19 from other adult pneumonia"
-    assert "ieee8023, kermany" in flags[1].detail
+    assert flags[0].text.startswith("adult film: the model calls some normal adults COVID-19")
+    assert flags[0].text.endswith("and cannot tell adult pneumonia causes apart")
+    assert flags[1].text == "source not validated" and "ieee8023, kermany" in flags[1].detail
     assert flags_cell(flags) == "adult;unvalidated_source"
 
 
-def test_child_image_without_metadata_gets_nothing() -> None:
-    assert reading_flags(prediction(0.9, 0.05, 0.03, 0.02), {"format": "JPEG"}, card()) == ()
-    assert (
-        reading_flags(
-            prediction(0.9, 0.05, 0.03, 0.02),
-            {**DICOM_META, "age": "004Y"},
-            card(validated_dicom_sources=["Acme General"]),
-        )
-        != ()
-    )
+def test_a_jpeg_says_nothing_so_every_unknown_is_a_warning() -> None:
+    # Issue 21: warnings fired only for DICOM, so every JPEG/PNG read as if validated.
+    flags = reading_flags(prediction(0.9, 0.05, 0.03, 0.02), {"format": "JPEG"}, card())
+    assert codes(flags) == [AGE_UNKNOWN, UNVALIDATED_SOURCE, VIEW_UNKNOWN]
+    assert [f.text for f in flags] == [
+        "age unknown: the model is unreliable on adults' films",
+        "source not validated",
+        "view unknown",
+    ]
+    assert "does not say where it was taken" in flags[1].detail
+    # A file name is not evidence: the same film under a telling name gets the same flags.
+    named = {"format": "JPEG", "file": "child_PA_age4_kermany.jpeg"}
+    assert codes(reading_flags(prediction(0.9, 0.05, 0.03, 0.02), named, card())) == codes(flags)
+
+
+def test_a_validated_site_model_answers_the_unknowns() -> None:
+    jpeg = reading_flags(prediction(0.9, 0.05, 0.03, 0.02), {"format": "JPEG"}, card(), source_validated=True)
+    assert jpeg == ()
+    adult = {**DICOM_META, "age": "050Y"}
+    assert codes(reading_flags(prediction(0.9, 0, 0, 0.1), adult, card(), source_validated=True)) == [ADULT]
+
+
+def test_child_pa_dicom_from_a_validated_source_gets_nothing() -> None:
+    meta = {**DICOM_META, **PA, "age": "004Y", "institution": "Acme General"}
+    assert reading_flags(prediction(0.9, 0.05, 0.03, 0.02), meta, card()) != ()
+    validated = card(validated_dicom_sources=["Acme General"])
+    assert reading_flags(prediction(0.9, 0.05, 0.03, 0.02), meta, validated) == ()
 
 
 def test_validated_site_and_lifted_codes_come_from_the_card() -> None:
-    meta = {**DICOM_META, "age": "050Y", "institution": "Acme General"}
+    meta = {**DICOM_META, **PA, "age": "050Y", "institution": "Acme General"}
     assert codes(reading_flags(prediction(0.9, 0, 0, 0.1), meta, card())) == [ADULT, UNVALIDATED_SOURCE]
     lifted = card(validated_dicom_sources=["acme general"], lifted=["adult"])
     assert reading_flags(prediction(0.9, 0, 0, 0.1), meta, lifted) == ()
@@ -127,25 +156,31 @@ def test_validated_site_and_lifted_codes_come_from_the_card() -> None:
     ],
 )
 def test_ap_or_portable(extra: dict[str, str], view: str | None) -> None:
-    flags = reading_flags(prediction(0.9, 0, 0, 0.1), {"format": "PNG", **extra}, card(), view_position=view)
-    assert codes(flags) == [AP_PORTABLE] and flags[0].text == "view AP/portable"
+    meta = {"format": "PNG", "age": "6", **extra}
+    flags = reading_flags(
+        prediction(0.9, 0, 0, 0.1), meta, card(), view_position=view, source_validated=False
+    )
+    assert codes(flags) == [UNVALIDATED_SOURCE, AP_PORTABLE] and flags[1].text == "view AP/portable"
 
 
 def test_pa_is_not_flagged_portable() -> None:
     meta = {
         "format": "PNG",
         "view_position": "PA",
+        "age": "6",
         "series_description": "view: PA",
         "study_description": "Report",
     }
-    assert reading_flags(prediction(0.9, 0, 0, 0.1), meta, card()) == ()
+    assert codes(reading_flags(prediction(0.9, 0, 0, 0.1), meta, card())) == [UNVALIDATED_SOURCE]
 
 
 def test_low_confidence_uses_the_card_threshold() -> None:
     weak = prediction(0.55, 0.25, 0.1, 0.1)
-    flags = reading_flags(weak, {}, card())
+    flags = reading_flags(weak, {}, card(), source_validated=True)
     assert codes(flags) == [LOW_CONFIDENCE] and "55.0 %" in flags[0].detail and "60.0 %" in flags[0].detail
-    assert reading_flags(weak, {}, card(low_confidence_below=0.5)) == ()
+    assert reading_flags(weak, {}, card(low_confidence_below=0.5), source_validated=True) == ()
+    # Judged on step one: a 45 % top class inside a 97 % pneumonia pattern is not low confidence.
+    assert reading_flags(prediction(0.03, 0.45, 0.42, 0.10), {}, card(), source_validated=True) == ()
 
 
 def test_refused_or_missing_reading_has_no_flags() -> None:
@@ -173,10 +208,16 @@ def test_real_card_and_real_dicoms(data_dir: Path) -> None:
     reading = prediction(0.0238, 0.0017, 0.0001, 0.9745)
     nih = load_radiograph(next((data_dir / "dicom").glob("nih-cxr14_*.dcm")))
     flags = reading_flags(reading, nih.metadata, real, nih.view_position)
-    assert codes(flags) == [ADULT, UNVALIDATED_SOURCE]
+    assert codes(flags) == [ADULT, UNVALIDATED_SOURCE, VIEW_UNKNOWN]  # the NIH header has no ViewPosition
     assert "Age 81" in flags[0].detail and "cxr_radiography" in flags[1].detail
+    # The adult warning in the card's figures: 11 % (nih held out) to 54 % (ieee8023 held out).
+    assert "(11–54 % of non-COVID adult films from a hospital it never saw)" in flags[0].text
+    assert "54 % with ieee8023 held out" in flags[0].detail
     sample = load_radiograph(next((data_dir / "samples").glob("normal__kermany__*.jpeg")))
-    assert reading_flags(prediction(0.9, 0.05, 0.03, 0.02), sample.metadata, real, sample.view_position) == ()
+    sample_flags = reading_flags(
+        prediction(0.9, 0.05, 0.03, 0.02), sample.metadata, real, sample.view_position
+    )
+    assert codes(sample_flags) == [AGE_UNKNOWN, UNVALIDATED_SOURCE, VIEW_UNKNOWN]
 
 
 def test_flags_from_a_dicom_header_read_by_io(tmp_path: Path) -> None:

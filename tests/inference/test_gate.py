@@ -130,7 +130,8 @@ def test_verdict_order_and_reasons() -> None:
     far = gate_verdict(41.24, 0.2, GATE)
     assert not far.accepted and far.score == 41.24
     assert far.reason == (
-        "unlike the training films (distance 41.2 > 30.0): lateral view, CT or another kind of image?"
+        "unlike the films the model was trained on (distance 41.2 > 30.0): "
+        "ICU/portable, unusual exposure, or not a frontal chest film?"
     )
     assert not gate_verdict(float("nan"), 0.2, GATE).accepted
     assert gate_verdict(30.0, 0.2, GATE).accepted  # accepted iff score <= threshold
@@ -207,7 +208,7 @@ def test_layout_check_refuses_what_global_pooling_cannot_see() -> None:
     ]
     assert np.mean(old) > 0.9  # pooled features: the mirrored films look typical
     assert not any(v.accepted for v in new)
-    assert new[0].reason.startswith("layout unlike the training films (spatial distance")
+    assert new[0].reason.startswith("layout unlike the films the model was trained on (spatial distance")
     assert new[0].score == pytest.approx(ood_global[0])  # the verdict's score stays the global distance
     # The same films in the trained layout pass both checks.
     fresh, _ = layout_maps(500, seed=14)
@@ -275,13 +276,15 @@ def test_verdict_with_a_spatial_check() -> None:
     refused = gate_verdict(5.0, 0.2, gate, spatial_score=25.04)
     assert not refused.accepted and refused.score == 5.0
     assert refused.reason == (
-        "layout unlike the training films (spatial distance 25.0 > 20.0): "
-        "lateral view or another kind of image?"
+        "layout unlike the films the model was trained on (spatial distance 25.0 > 20.0): "
+        "ICU/portable, unusual positioning, or not a frontal chest film?"
     )
     assert not gate_verdict(5.0, 0.2, gate, spatial_score=float("nan")).accepted
     # The cheaper checks and the global distance come first.
     assert gate_verdict(5.0, 0.001, gate, spatial_score=99.0).reason == REASON_UNIFORM
-    assert gate_verdict(41.0, 0.2, gate, spatial_score=99.0).reason.startswith("unlike the training films")
+    assert gate_verdict(41.0, 0.2, gate, spatial_score=99.0).reason.startswith(
+        "unlike the films the model was trained on"
+    )
     with pytest.raises(ValueError, match="no spatial score"):
         gate_verdict(5.0, 0.2, gate)
     assert gate_verdict(5.0, 0.2, GATE, spatial_score=1e9).accepted  # an old card has no layout check

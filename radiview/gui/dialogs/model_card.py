@@ -104,6 +104,36 @@ def _confusion(matrix: Mapping[str, Any]) -> str:
     return table(header, rows)
 
 
+def leave_one_source_out_html(runs: Mapping[str, Any]) -> str:
+    """One row per held-out source: how the model did on a hospital it never saw."""
+    rows = []
+    for name, run in runs.items():
+        if not isinstance(run, Mapping):
+            continue
+        pneumonia = run.get("pneumonia") or {}
+        rows.append(
+            [
+                html.escape(str(name)),
+                cell(run.get("n")),
+                cell(run.get("gate_acceptance"), True),
+                cell(run.get("hit_rate"), True),
+                cell(run.get("covid19_sensitivity"), True),
+                cell(run.get("non_covid_called_covid19"), True),
+                cell(pneumonia.get("called_covid19"), True) if pneumonia.get("n") else NOT_AVAILABLE,
+            ]
+        )
+    header = (
+        "Held out",
+        "n",
+        "Gate accepted",
+        "Correct",
+        "COVID-19 sensitivity",
+        "Non-COVID called COVID-19",
+        "Pneumonia called COVID-19",
+    )
+    return table(header, rows) if rows else ""
+
+
 def metrics_html(metrics: Mapping[str, Any]) -> str:
     if not metrics:
         return "<p><i>The card records no test metrics.</i></p>"
@@ -118,6 +148,11 @@ def metrics_html(metrics: Mapping[str, Any]) -> str:
         parts.append(f"<h4>Confusion matrix</h4>{_confusion(metrics['confusion_matrix'])}")
     if metrics.get("by_source"):
         parts.append(f"<h4>By source</h4>{_groups(metrics['by_source'], 'Source')}")
+    if metrics.get("leave_one_source_out"):
+        parts.append(
+            "<h4>Leave one source out (a hospital the model never saw)</h4>"
+            + leave_one_source_out_html(metrics["leave_one_source_out"])
+        )
     if metrics.get("by_age_group"):
         parts.append(f"<h4>By age group</h4>{_groups(metrics['by_age_group'], 'Age group')}")
     shortcut = metrics.get("shortcut") or {}
@@ -140,12 +175,17 @@ def flags_policy_html(card: Any) -> str:
     policy = reading_policy(card)
     lifted = ", ".join(policy["lifted"]) or "none"
     items = [
-        f"Adult film (age ≥ {cell(policy['adult_from_years'])}): COVID-19 calls unverified.",
-        "DICOM from a source not listed as validated: "
+        f"Adult film (age ≥ {cell(policy['adult_from_years'])}): normal adults are sometimes called "
+        "COVID-19 and adult pneumonia causes are not told apart (figures: leave-one-source-out table).",
+        "Age unknown (every JPEG/PNG, and DICOM without age or birth date): the model is unreliable "
+        "on adults' films.",
+        "Source not validated: every JPEG/PNG, and DICOM from a source not listed as validated ("
         + (", ".join(map(str, policy["validated_dicom_sources"])) or "none listed")
-        + ".",
-        "View AP, portable or supine.",
-        f"Low confidence: top class under {cell(float(policy['low_confidence_below']), True)}.",
+        + ").",
+        "View AP, portable or supine; view unknown when the film does not say.",
+        "Unknown age, view or source are not warned about when a validated site model covers the film.",
+        f"Low confidence: pneumonia-or-not (step one of the headline) under "
+        f"{cell(float(policy['low_confidence_below']), True)}.",
         f"No heatmap for a class under {cell(float(policy['heatmap_min_probability']), True)}, nor for "
         + ", ".join(class_title(lb) for lb in policy["no_heatmap_labels"])
         + ".",

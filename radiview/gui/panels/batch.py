@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
     Qt,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -32,33 +27,20 @@ from PySide6.QtWidgets import (
 )
 
 from radiview import RESEARCH_NOTICE
-from radiview.gui.panels.prediction import DEFAULT_LABELS, label_title
-from radiview.inference.flags import flag_short_text
-from radiview.inference.wording import format_probability, human_gate_reason
-
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-ALL_STATUSES = "All statuses"
-_STATUS_COLORS = {"ok": "#8fd18f", "refused": "#e8b04a", "error": "#ff7b7b"}
-_Index = QModelIndex | QPersistentModelIndex
-#: The Message column is never narrower than this (reasons are sentences).
-MESSAGE_MIN_WIDTH = 420
-#: Digits the screening CSV/journal keeps: live rows are shown from the same rounded value, so
-#: a resumed row reads exactly as it did before the interruption.
-CSV_DIGITS = 4
-
-
-def message_text(result: Any) -> tuple[str, str]:
-    """The Message cell in words, and its tooltip (which keeps the gate's raw figures)."""
-    message = str(getattr(result, "message", "") or "")
-    if getattr(result, "status", "") != "refused":
-        return message, message
-    words, figures = human_gate_reason(message)
-    return words, f"{words}\n({figures})" if figures else words
-
-
-def flags_text(result: Any) -> str:
-    """The Flags cell: the reading's context warnings in a few words each (issue 14)."""
-    return ", ".join(flag_short_text(code) for code in getattr(result, "flags", ()) or ())
+from radiview.gui.panels.frozen_table import FrozenColumnTableView
+from radiview.gui.panels.screening_table import (  # noqa: F401  (re-exported for callers)
+    ALL_STATUSES,
+    MESSAGE,
+    MESSAGE_MIN_WIDTH,
+    READING,
+    SORT_ROLE,
+    ScreeningFilterProxy,
+    ScreeningTableModel,
+    flags_text,
+    message_text,
+    reading_text,
+    short_title,
+)
 
 
 def format_duration(seconds: float) -> str:
@@ -83,147 +65,6 @@ def progress_text(done: int, total: int, elapsed_s: float, resumed: int = 0) -> 
         if total > done:
             text += f" · ETA {format_duration((total - done) / rate)}"
     return text
-
-
-_SHORT_TITLES = {"bacterial_pneumonia": "Bacterial", "viral_pneumonia": "Viral"}
-
-
-def short_title(label: str) -> str:
-    """Column titles narrow enough to keep every probability on screen."""
-    return _SHORT_TITLES.get(label, label_title(label))
-
-
-class ScreeningTableModel(QAbstractTableModel):
-    """One row per ScreeningRecord: file, status, prediction, one column per label, flags, message."""
-
-    def __init__(self, labels: tuple[str, ...] = DEFAULT_LABELS, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._labels = tuple(labels)
-        self._rows: list[Any] = []
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return self._labels
-
-    @property
-    def results(self) -> tuple[Any, ...]:
-        return tuple(self._rows)
-
-    def set_labels(self, labels: tuple[str, ...]) -> None:
-        self.beginResetModel()
-        self._labels = tuple(labels)
-        self.endResetModel()
-
-    def headers(self) -> list[str]:
-        probabilities = (f"P({short_title(lb)})" for lb in self._labels)
-        return ["File", "Status", "Prediction", *probabilities, "Flags", "Message"]
-
-    def clear(self) -> None:
-        self.beginResetModel()
-        self._rows.clear()
-        self.endResetModel()
-
-    def append(self, result: Any) -> None:
-        row = len(self._rows)
-        self.beginInsertRows(QModelIndex(), row, row)
-        self._rows.append(result)
-        self.endInsertRows()
-
-    def result_at(self, row: int) -> Any:
-        return self._rows[row]
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else 5 + len(self._labels)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.headers()[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
-        if not index.isValid():
-            return None
-        result = self._rows[index.row()]
-        column = index.column()
-        n = len(self._labels)
-        prediction = result.prediction if result.status == "ok" else None
-        if 3 <= column < 3 + n:
-            p = prediction.probability(self._labels[column - 3]) if prediction is not None else None
-            if role == Qt.ItemDataRole.DisplayRole:
-                return "" if p is None else format_probability(round(p, CSV_DIGITS))
-            if role == SORT_ROLE:
-                return -1.0 if p is None else p
-            if role == Qt.ItemDataRole.TextAlignmentRole:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            return None
-        if column == 0:
-            value = result.file
-        elif column == 1:
-            value = result.status
-            if role == Qt.ItemDataRole.ForegroundRole:
-                return QBrush(QColor(_STATUS_COLORS.get(result.status, "#ffffff")))
-        elif column == 2:
-            value = (
-                label_title(prediction.top_label) if prediction is not None and prediction.top_label else ""
-            )
-        elif column == 3 + n:
-            value = flags_text(result)
-            if role == Qt.ItemDataRole.ToolTipRole:
-                return value.replace(", ", "\n")
-        else:
-            value, tip = message_text(result)
-            if role == Qt.ItemDataRole.ToolTipRole:
-                return tip
-        if role in (Qt.ItemDataRole.DisplayRole, SORT_ROLE):
-            return value
-        if role == Qt.ItemDataRole.ToolTipRole and column == 0:
-            return value
-        return None
-
-
-class ScreeningFilterProxy(QSortFilterProxyModel):
-    """Filters by free text (file, prediction, flags, message) and by status; sorts numerically."""
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._text = ""
-        self._status = ""
-        self.setSortRole(SORT_ROLE)
-        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-
-    def set_text(self, text: str) -> None:
-        self._refilter(lambda: setattr(self, "_text", text.strip().lower()))
-
-    def set_status(self, status: str) -> None:
-        self._refilter(lambda: setattr(self, "_status", "" if status == ALL_STATUSES else status))
-
-    def _refilter(self, change: Callable[[], None]) -> None:
-        # Qt >= 6.10 replaced invalidateFilter() with begin/endFilterChange().
-        if hasattr(self, "beginFilterChange"):
-            self.beginFilterChange()
-            change()
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:
-            change()
-            self.invalidateFilter()
-
-    def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
-        model = self.sourceModel()
-        assert isinstance(model, ScreeningTableModel)
-        result = model.result_at(source_row)
-        if self._status and result.status != self._status:
-            return False
-        if not self._text:
-            return True
-        prediction = result.prediction
-        top = prediction.top_label if prediction is not None and result.status == "ok" else ""
-        words = message_text(result)[0]
-        haystack = " ".join([result.file, result.status, top or "", label_title(top or ""), result.message])
-        haystack += " " + words + " " + flags_text(result)
-        return self._text in haystack.lower()
 
 
 class BatchPanel(QWidget):
@@ -296,18 +137,18 @@ class BatchPanel(QWidget):
         self.proxy.setSourceModel(self.model)
         self.filter_edit.textChanged.connect(self.proxy.set_text)
         self.status_combo.currentTextChanged.connect(self.proxy.set_status)
-        self.table = QTableView()
+        self.table = FrozenColumnTableView()  # the File column stays while Message is read
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
-        # Qt's default indicator is descending; a reading list starts A→Z by file.
-        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        # Read by risk: COVID-19 or pneumonia first, then the unsure, then the unread.
+        self.table.sortByColumn(self.model.column(READING), Qt.SortOrder.AscendingOrder)
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)  # read from the start
         self.table.setWordWrap(False)
         self.table.doubleClicked.connect(self._on_row_activated)
         layout.addWidget(self.table, 1)
@@ -392,7 +233,7 @@ class BatchPanel(QWidget):
         self.table.resizeColumnsToContents()
         self.table.setColumnWidth(0, min(self.table.columnWidth(0), 340))
         if any(r.message for r in self.model.results):  # sentences to read: room for them
-            last = self.model.columnCount() - 1
+            last = self.model.column(MESSAGE)
             self.table.setColumnWidth(last, max(self.table.columnWidth(last), MESSAGE_MIN_WIDTH))
 
     def fail(self, message: str) -> None:

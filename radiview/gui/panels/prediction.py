@@ -22,11 +22,11 @@ from PySide6.QtWidgets import (
 from radiview import RESEARCH_NOTICE
 from radiview.gui.panels.colorbar import ColorBar
 from radiview.gui.viewer import ATTENTION_LABEL
+from radiview.inference.headline import build_headline, display_probability
 from radiview.inference.wording import (
     FOUR_CLASS_NOTE,
+    NOT_ASSESSED_LINE,
     class_title,
-    finding_title,
-    format_probability,
     human_gate_reason,
 )
 from radiview.render import fade_text
@@ -45,6 +45,9 @@ _BAR_STYLE = (
 )
 _TOP_COLOR = "#d9822b"
 _OTHER_COLOR = "#4a6d8c"
+#: Over this share of the heatmap outside the lung fields, the panel warns.
+OUTSIDE_LUNG_WARNING_ABOVE = 0.5
+OUTSIDE_LUNG_TEXT = "model attention mostly outside the lungs: treat with caution"
 _WARNING_STYLE = (
     "QLabel { background: #4a3a12; border: 1px solid #e0b040; border-radius: 4px;"
     " padding: 6px; color: #ffe8b0; }"
@@ -80,6 +83,10 @@ class PredictionPanel(QWidget):
         self.finding_label.setStyleSheet("font-size: 15pt; font-weight: bold;")
         self.finding_label.setToolTip(FOUR_CLASS_NOTE)
         layout.addWidget(self.finding_label)
+        self.cause_label = _wrapping_label()  # step two: which cause the pattern is most like
+        self.cause_label.setObjectName("readingCause")
+        self.cause_label.setStyleSheet("font-size: 11pt;")
+        layout.addWidget(self.cause_label)
         self.status_label = _wrapping_label("No film open.")
         layout.addWidget(self.status_label)
 
@@ -89,6 +96,8 @@ class PredictionPanel(QWidget):
         self.warnings_box.hide()
         layout.addWidget(self.warnings_box)
         self.flags: tuple[Any, ...] = ()
+        self.outside_lung_share: float | None = None
+        self.card: Any = None
 
         self.refusal_box = _wrapping_label()
         self.refusal_box.setStyleSheet(
@@ -180,6 +189,7 @@ class PredictionPanel(QWidget):
         self.class_combo.blockSignals(False)
 
     def set_model(self, card: Any, device: str) -> None:
+        self.card = card
         self.set_labels(tuple(card.labels))
         self.model_label.setText(f"Model: <b>{card.name}</b> v{card.version} on {device}")
 
@@ -224,16 +234,21 @@ class PredictionPanel(QWidget):
         self.show_status(status)
 
     def show_prediction(self, prediction: Any, flags: tuple[Any, ...] = ()) -> None:
-        """Bars and warnings for an accepted film; the refusal and its reason otherwise."""
-        self._show_flags(flags if prediction is not None else ())
+        """The two-step headline, bars and warnings for an accepted film; the refusal and its
+        reason otherwise (radiview.inference.headline words both steps)."""
         self.finding_label.setText("")
         self.finding_label.setVisible(False)
+        self.cause_label.setText("")
+        self.cause_label.setVisible(False)
         self.heatmap_note.setText("")
+        self.outside_lung_share = None
+        headline = build_headline(prediction, self.card)
+        self._show_flags(flags if headline is not None else (), reading=headline is not None)
         if prediction is None:
             self.refusal_box.hide()
             self._reset_bars()
             return
-        if not prediction.accepted:
+        if headline is None:
             self._show_refusal(prediction.gate.reason)
             return
         self.refusal_box.hide()
@@ -242,22 +257,31 @@ class PredictionPanel(QWidget):
         for label, bar in self.bars.items():
             p = prediction.probability(label) if label in prediction.labels else 0.0
             bar.setValue(round(p * 1000))
-            bar.setFormat(format_probability(p))
+            bar.setFormat(display_probability(p))
             is_top = label == top
             bar.setStyleSheet(_BAR_STYLE.format(color=_TOP_COLOR if is_top else _OTHER_COLOR))
             self._set_bold(label, is_top)
-        probability = format_probability(prediction.probability(top)).replace(" ", "\u00a0")
-        self.finding_label.setText(f"{finding_title(top or '')} · {probability}")
+        lines = [line.replace(" %", "\u00a0%") for line in headline.lines()]
+        self.finding_label.setText(lines[0])
         self.finding_label.setVisible(True)
-        self.status_label.setText("Most likely of the model's four classes; it cannot see other disease.")
+        if len(lines) > 1:
+            self.cause_label.setText(lines[1])
+            self.cause_label.setVisible(True)
+        self.status_label.setText("Of the model's four classes only; it cannot see other disease.")
+
+    def show_outside_lung_share(self, share: float | None) -> None:
+        """The lung-field estimate's share of the heatmap outside the lungs: over half is a
+        warning line in the box (the attention is then mostly not on the lungs)."""
+        self.outside_lung_share = share
+        self._show_flags(self.flags, reading=not self.warnings_box.isHidden())
 
     def _show_refusal(self, raw_reason: str) -> None:
         reason, detail = human_gate_reason(raw_reason or "the film is unlike the training data")
         self.refusal_box.setText(
             "<b>Not analysed: the input gate refused this image.</b><br>"
             f"Reason: {reason}<br>"
-            "The model gives no class answer for images outside what it was trained on "
-            "(frontal chest X-rays)."
+            "The model gives no answer for a film unlike those it was trained on; a refusal is "
+            "not a judgement of the film's quality."
         )
         self.refusal_box.setToolTip(detail or raw_reason)
         self.refusal_box.show()
@@ -272,16 +296,27 @@ class PredictionPanel(QWidget):
             self._set_bold(label, False)
         self.bars_box.setEnabled(False)
 
-    def _show_flags(self, flags: tuple[Any, ...]) -> None:
+    def _show_flags(self, flags: tuple[Any, ...], reading: bool = True) -> None:
+        """The warning box of a reading: its flags, the attention warning, and the fixed line
+        of what the model does not assess. No reading, no box."""
         self.flags = tuple(flags)
-        if not flags:
+        if not reading:
             self.warnings_box.setText("")
             self.warnings_box.setToolTip("")
             self.warnings_box.hide()
             return
-        lines = "".join(f"<br>⚠ {flag.text}" for flag in flags)
-        self.warnings_box.setText(f"<b>Read with care:</b>{lines}")
-        self.warnings_box.setToolTip("\n".join(f"{flag.text}: {flag.detail}" for flag in flags))
+        texts = [flag.text for flag in flags]
+        details = [f"{flag.text}: {flag.detail}" for flag in flags]
+        share = self.outside_lung_share
+        if share is not None and share > OUTSIDE_LUNG_WARNING_ABOVE:
+            texts.append(OUTSIDE_LUNG_TEXT)
+            details.append(
+                f"{OUTSIDE_LUNG_TEXT}: {share * 100:.0f} % of the map lies outside the lung fields."
+            )
+        lines = "".join(f"<br>⚠ {text}" for text in texts)
+        title = "<b>Read with care:</b>" if texts else "<b>Limits:</b>"
+        self.warnings_box.setText(f"{title}{lines}<br><i>{NOT_ASSESSED_LINE}</i>")
+        self.warnings_box.setToolTip("\n".join([*details, NOT_ASSESSED_LINE]))
         self.warnings_box.show()
 
     def _set_bold(self, label: str, bold: bool) -> None:
