@@ -250,24 +250,32 @@ def load_bundle(
             Path(bundle_dir) / CARD_FILE,
         )
     weights_path = Path(bundle_dir) / card.weights_file
-    if not weights_path.is_file():
-        raise ModelBundleError("weights file is missing", weights_path)
-    actual = sha256_file(weights_path)
-    if actual != card.weights_sha256:
+    state = load_checked_state(weights_path, card.weights_sha256, "weights", "the model card")
+    return card, {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
+
+
+def load_checked_state(path: Path, expected_sha256: str, what: str, card: str) -> dict[str, torch.Tensor]:
+    """A flat dict of tensors from ``path``: present, SHA-256 equal to the card's, then
+    ``torch.load(weights_only=True)``; every bundle part (weights, lungs, site) loads through it.
+    ``what`` names the part in messages ("weights", "site weights"), ``card`` the card checked."""
+    if not path.is_file():
+        raise ModelBundleError(f"{what} file is missing", path)
+    actual = sha256_file(path)
+    if actual != str(expected_sha256).lower():
         raise BundleIntegrityError(
-            f"weights SHA-256 {actual[:16]}… does not match the model card "
-            f"({card.weights_sha256[:16]}…): the file is damaged or was replaced",
-            weights_path,
+            f"{what} SHA-256 {actual[:16]}… does not match {card} "
+            f"({str(expected_sha256)[:16]}…): the file is damaged or was replaced",
+            path,
         )
     try:
-        state = torch.load(weights_path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for damaged/unsafe files
-        raise ModelBundleError(f"weights could not be loaded safely: {exc}", weights_path) from exc
+        raise ModelBundleError(f"{what} could not be loaded safely: {exc}", path) from exc
     if not isinstance(state, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):
-        raise ModelBundleError("weights file is not a flat dict of tensors", weights_path)
-    return card, {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
+        raise ModelBundleError(f"{what} file is not a flat dict of tensors", path)
+    return state
 
 
 def write_bundle(

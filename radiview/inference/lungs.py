@@ -26,7 +26,7 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
-from radiview.errors import BundleIntegrityError, ModelBundleError
+from radiview.errors import ModelBundleError
 from radiview.inference.card import LungSegmenterSpec, Preprocessing
 from radiview.inference.lung_network import LungNet, build_lung_network, resize_lung_input
 from radiview.inference.preprocess import preprocess
@@ -146,25 +146,19 @@ class LungSegmenter:
         cls, bundle_dir: str | os.PathLike[str], spec: LungSegmenterSpec, preprocessing: Preprocessing
     ) -> LungSegmenter:
         """Verify the weights' SHA-256 against the card, then load them with ``weights_only=True``."""
-        from radiview.inference.bundle import sha256_file
+        from radiview.inference.bundle import load_checked_state
 
         path = Path(bundle_dir) / spec.weights_file
-        if Path(spec.weights_file).name != spec.weights_file or not path.is_file():
+        if Path(spec.weights_file).name != spec.weights_file:
             raise ModelBundleError(
-                f"lung segmenter weights {spec.weights_file!r} not found in the bundle", path
-            )
-        actual = sha256_file(path)
-        if actual != spec.weights_sha256:
-            raise BundleIntegrityError(
-                f"lung segmenter SHA-256 {actual[:16]}… does not match the model card "
-                f"({spec.weights_sha256[:16]}…): the file is damaged or was replaced",
+                f"lung segmenter weights {spec.weights_file!r} must be a plain file name inside the bundle",
                 path,
             )
+        state = load_checked_state(path, spec.weights_sha256, "lung segmenter", "the model card")
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
             network = build_lung_network(spec.width)
             network.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
-        except Exception as exc:  # damaged file, or weights that do not fit the card's width
+        except Exception as exc:  # weights that do not fit the card's width
             raise ModelBundleError(f"lung segmenter weights could not be loaded: {exc}", path) from exc
         return cls(spec, network, preprocessing)
 

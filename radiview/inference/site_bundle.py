@@ -28,7 +28,7 @@ import torch
 from radiview.assets import default_model_dir
 from radiview.atomic import atomic_write
 from radiview.errors import BundleIntegrityError, ModelBundleError
-from radiview.inference.bundle import GATE_PREFIX, ModelCard, load_bundle, sha256_file
+from radiview.inference.bundle import GATE_PREFIX, ModelCard, load_bundle, load_checked_state, sha256_file
 
 if TYPE_CHECKING:
     from radiview.inference.classifier import Classifier
@@ -103,23 +103,8 @@ def _site_tensors(site_dir: Path, site: Mapping[str, Any]) -> dict[str, torch.Te
     if Path(name).name != name or name in ("", ".", ".."):
         raise ModelBundleError(f"site weights_file {name!r} must be a plain file name", site_dir)
     path = site_dir / name
-    if not path.is_file():
-        raise ModelBundleError("site weights file is missing", path)
-    actual = sha256_file(path)
-    if actual != str(site["weights_sha256"]).lower():
-        raise BundleIntegrityError(
-            f"site weights SHA-256 {actual[:16]}… does not match the site card: the file is damaged "
-            "or was replaced",
-            path,
-        )
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for damaged/unsafe files
-        raise ModelBundleError(f"site weights could not be loaded safely: {exc}", path) from exc
-    if not isinstance(state, dict) or not all(
-        isinstance(k, str) and k.startswith((GATE_PREFIX, HEAD_PREFIX)) and isinstance(v, torch.Tensor)
-        for k, v in state.items()
-    ):
+    state = load_checked_state(path, str(site["weights_sha256"]), "site weights", "the site card")
+    if not all(k.startswith((GATE_PREFIX, HEAD_PREFIX)) for k in state):
         raise ModelBundleError("site weights must be a flat dict of gate.* / head.* tensors", path)
     return {k: v.float() for k, v in state.items()}
 
